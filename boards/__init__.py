@@ -1,0 +1,1 @@
+"""Top-levels for iCE40 boards from amaranth-boards."""

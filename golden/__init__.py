@@ -1,0 +1,14 @@
+"""NumPy reference of homeostatic regulation: a float API and the bit-exact integer model."""
+
+from homeo_hw.config import RegulatorConfig
+from .margin_comparator import ABOVE, IN_BAND, BELOW
+from .regulator import IntegerRegulator, RegulatorState, WindowResult
+from .sleep_pruner import PruneResult, prune_weights
+
+
+__all__ = [
+    "RegulatorConfig",
+    "ABOVE", "IN_BAND", "BELOW",
+    "IntegerRegulator", "RegulatorState", "WindowResult",
+    "PruneResult", "prune_weights",
+]
