@@ -20,10 +20,10 @@ def lr_exponent(total_dispersion, config):
 
     ``k`` is the largest integer in ``[lr_exponent_min, lr_exponent_max]`` with
     ``D * 2**k <= lr_reference_dispersion``, and ``lr_exponent_min`` if there is none. So
-    ``k = floor(log2(D_ref / D))`` clipped to the range, and a silent-free population with ``D = 0``
-    gets ``lr_exponent_max``. The exponent falls monotonically as the dispersion grows. The
-    gateware compares ``D`` with the constants ``D_ref >> k`` (floor) or ``D_ref << -k``, which is
-    the same test for integer ``D``.
+    ``k = floor(log2(D_ref / D))`` clipped to the range, and a population whose every count
+    equals the target (``D = 0``) gets ``lr_exponent_max``. The exponent falls monotonically as
+    the dispersion grows. The gateware compares ``D`` with the constants ``D_ref >> k`` (floor)
+    or ``D_ref << -k``, which is the same test for integer ``D``.
     """
     reference = config.lr_reference_dispersion
     for exponent in range(config.lr_exponent_max, config.lr_exponent_min - 1, -1):

@@ -1,6 +1,6 @@
 """Integer model of the whole regulator, advanced timestep by timestep with an explicit state."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 

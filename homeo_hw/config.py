@@ -1,6 +1,6 @@
 """The one parameter definition shared by the golden model and the gateware.
 
-:class:`RegulatorConfig` holds every parameter in the integer form the hardware uses. Build it
+:class:`RegulatorConfig` contains every parameter in the integer form the hardware uses. Build it
 directly from raw values, or with :meth:`RegulatorConfig.from_float` from the physical values that
 people who train networks think in (rates per timestep, thresholds in model units).
 """
@@ -250,7 +250,7 @@ class RegulatorConfig:
 
     @property
     def magnitude_width(self):
-        """Width of an unsigned weight magnitude; it holds ``|weight_min|``."""
+        """Width of an unsigned weight magnitude, wide enough for ``|weight_min|``."""
         return self.weight_width
 
     @property
@@ -264,7 +264,7 @@ class RegulatorConfig:
 
     @property
     def dispersion_width(self):
-        """Width of the population dispersion accumulator, which holds ``n * counter_max``."""
+        """Width of the population dispersion accumulator, wide enough for ``n * counter_max``."""
         return (self.n_neurons * self.counter_max).bit_length()
 
     @property
