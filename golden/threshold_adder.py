@@ -12,14 +12,16 @@ __all__ = ["proportional_delta", "update_thresholds"]
 def proportional_delta(counts, config):
     """Compute the proportional rule's raw threshold change for each count.
 
-    ``(count - target_count) >> proportional_shift`` with an arithmetic shift, so the result is
-    rounded towards negative infinity: a count one below target lowers the threshold by at least
-    one LSB when the shift is positive. A negative shift is a left shift.
+    ``(count - target_count) / 2 ** proportional_shift``, rounded towards zero, so an error of
+    either sign smaller than ``2 ** proportional_shift`` changes nothing and the rule has no bias
+    towards lowering thresholds (an arithmetic shift, which rounds towards negative infinity,
+    would lower the threshold of every neuron one spike below target). A negative shift is an
+    exact left shift.
     """
     error = np.asarray(counts, dtype=np.int64) - config.target_count
     shift = config.proportional_shift
     if shift >= 0:
-        return error >> shift
+        return np.sign(error) * (np.abs(error) >> shift)
     return error << -shift
 
 
