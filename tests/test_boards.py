@@ -1,0 +1,306 @@
+# amaranth: UnusedElaboratable=no
+import re
+
+import numpy as np
+import pytest
+
+from homeo_hw.boards import BOARDS, get_board
+from homeo_hw.boards.top import (ARCHITECTURES, DEVICES, RATE_BITS, Architecture, HomeostasisTop,
+                                 RegulationStatus, SpikeSource, default_rates, get_architecture,
+                                 register_architecture)
+from homeo_hw.config import RegulatorConfig
+from homeo_hw.golden import IntegerRegulator, prune_weights
+from tests.sim import assert_array_equal, read_memory, read_thresholds, run_simulation
+
+
+SMALL = RegulatorConfig(n_neurons=4, window=8, counter_width=4, target_count=2, margin=1)
+
+
+def xorshift32(state):
+    """Advance Marsaglia's 32-bit xorshift generator (shifts 13, 17, 5) by one step."""
+    state ^= (state << 13) & 0xFFFFFFFF
+    state ^= state >> 17
+    state ^= (state << 5) & 0xFFFFFFFF
+    return state
+
+
+def reference_spikes(source, n_neurons, timesteps):
+    """Model the spike source cycle by cycle in Python: one decision per cycle, then idle."""
+    state = source.seed_state
+    rates = source.rates_raw
+    result = []
+    for _ in range(timesteps):
+        spikes = np.zeros(n_neurons, dtype=np.int64)
+        for cycle in range(source.timestep_cycles):
+            if cycle < n_neurons:
+                spikes[cycle] = (state & ((1 << RATE_BITS) - 1)) < rates[cycle % len(rates)]
+            state = xorshift32(state)
+        result.append(spikes)
+    return np.array(result)
+
+
+def test_registry_lists_five_boards():
+    assert set(BOARDS) == {"icebreaker", "icestick", "upduino_v3", "ice40_hx8k_b_evn",
+                           "tinyfpga_bx"}
+    for board in BOARDS.values():
+        assert board.device in DEVICES, board.name
+        assert board.led_mapping, board.name
+
+
+def test_unknown_board_lists_known():
+    with pytest.raises(ValueError, match=r"unknown board 'nope'; known boards: "
+                                         r"ice40_hx8k_b_evn, icebreaker, icestick, tinyfpga_bx, "
+                                         r"upduino_v3"):
+        get_board("nope")
+
+
+def test_unknown_architecture_lists_known():
+    with pytest.raises(ValueError, match=r"unknown architecture 'systolic'; known "
+                                         r"architectures: .*parallel"):
+        get_architecture("systolic")
+
+
+def test_register_architecture_rejects_non_architecture():
+    with pytest.raises(TypeError, match=r"architecture must be an Architecture instance, "
+                                        r"not 'tdm'"):
+        register_architecture("tdm")
+
+
+def test_register_architecture_adds_name():
+    class Custom(Architecture):
+        name = "custom_for_test"
+
+    try:
+        custom = register_architecture(Custom())
+        assert get_architecture("custom_for_test") is custom
+    finally:
+        ARCHITECTURES.pop("custom_for_test", None)
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_top_prepares(name):
+    # Elaborates the whole top-level with the board's platform and writes the build plan, which
+    # needs no tools: every LED and button the board file requests must exist.
+    board = get_board(name)
+    top = HomeostasisTop(board, SMALL.replace(n_neurons=2), n_pre=2)
+    plan = board.create_platform().prepare(top, name="top")
+    assert "top.il" in plan.files
+    pcf = plan.files["top.pcf"]
+    assert re.search(r"set_io \S*led\S* ", pcf), f"{name}: no LED pin constrained"
+    if board.button is not None:
+        assert re.search(r"set_io \S*button\S* ", pcf), f"{name}: button pin not constrained"
+
+
+def test_board_clock_of_upduino_divided_to_12_mhz():
+    assert get_board("upduino_v3").clock_frequency == 12e6
+
+
+def test_spike_source_matches_reference_model():
+    n = 5
+    source = SpikeSource(n, rates=(0.1, 0.5, 0.9), seed=7, timestep_cycles=9)
+    expected = reference_spikes(source, n, timesteps=12)
+    seen = []
+
+    async def testbench(ctx):
+        while len(seen) < len(expected):
+            if ctx.get(source.spikes_valid):
+                value = ctx.get(source.spikes)
+                seen.append([(value >> i) & 1 for i in range(n)])
+            await ctx.tick()
+
+    run_simulation(source, testbench)
+    for timestep, (actual, expected_spikes) in enumerate(zip(seen, expected)):
+        assert_array_equal(actual, expected_spikes, field="spikes", context=f"timestep {timestep}")
+
+
+def test_spike_source_rates_follow_tiers():
+    # Over many timesteps the empirical rate of each tier approaches its probability.
+    n = 3
+    rates = (0.05, 0.25, 0.75)
+    source = SpikeSource(n, rates=rates, seed=3, timestep_cycles=n + 1)
+    spikes = reference_spikes(source, n, timesteps=4000)
+    measured = spikes.mean(axis=0)
+    for neuron, rate in enumerate(rates):
+        assert abs(measured[neuron] - rate) < 0.03, (
+            f"neuron {neuron}: rate {measured[neuron]:.3f}, expected about {rate}")
+
+
+def test_spike_source_serial_outputs_match_vector():
+    n = 4
+    source = SpikeSource(n, rates=(0.5,), seed=11, timestep_cycles=6)
+    timesteps = []
+
+    async def testbench(ctx):
+        decided = {}
+        while len(timesteps) < 5:
+            if ctx.get(source.serial_valid):
+                decided[ctx.get(source.serial_index)] = ctx.get(source.serial_spike)
+            if ctx.get(source.spikes_valid):
+                value = ctx.get(source.spikes)
+                timesteps.append(([(value >> i) & 1 for i in range(n)],
+                                  [decided.get(i) for i in range(n)]))
+                decided = {}
+            await ctx.tick()
+
+    run_simulation(source, testbench)
+    for timestep, (vector, serial) in enumerate(timesteps):
+        assert vector == serial, f"timestep {timestep}: vector {vector}, serial {serial}"
+
+
+def test_spike_source_back_pressure_keeps_sequence():
+    # A consumer that is ready in a random third of the cycles receives the same decisions, in
+    # the same order, as one that is always ready.
+    n = 4
+    source = SpikeSource(n, rates=(0.3, 0.7), seed=9, timestep_cycles=7)
+    expected = reference_spikes(source, n, timesteps=6)
+    ready = np.random.default_rng(2).random(2000) < 1 / 3
+    transfers = []
+    timestep_ends = []
+
+    async def testbench(ctx):
+        for cycle_ready in ready:
+            ctx.set(source.serial_ready, int(cycle_ready))
+            if cycle_ready and ctx.get(source.serial_valid):
+                transfers.append((ctx.get(source.serial_index), ctx.get(source.serial_spike)))
+            if cycle_ready and ctx.get(source.spikes_valid):
+                value = ctx.get(source.spikes)
+                timestep_ends.append([(value >> i) & 1 for i in range(n)])
+            await ctx.tick()
+
+    run_simulation(source, testbench)
+    assert len(timestep_ends) >= len(expected), f"only {len(timestep_ends)} timesteps ended"
+    for timestep, expected_spikes in enumerate(expected):
+        serial = transfers[timestep * n:(timestep + 1) * n]
+        assert [index for index, _ in serial] == list(range(n)), f"timestep {timestep}: {serial}"
+        assert_array_equal([spike for _, spike in serial], expected_spikes, field="serial_spike",
+                           context=f"timestep {timestep}")
+        assert_array_equal(timestep_ends[timestep], expected_spikes, field="spikes",
+                           context=f"timestep {timestep}")
+
+
+def test_spike_source_rejects_short_timestep():
+    with pytest.raises(ValueError, match=r"a timestep of 8 cycles is too short to decide 8 "
+                                         r"neurons one per cycle; use at least 9 cycles"):
+        SpikeSource(8, rates=(0.1,), seed=1, timestep_cycles=8)
+
+
+@pytest.mark.parametrize("rates", [(1.5,), (-0.1,), ("fast",)])
+def test_spike_source_rejects_bad_rate(rates):
+    with pytest.raises(ValueError, match=r"spike rate must be a probability per timestep in "
+                                         r"\[0, 1\], not"):
+        SpikeSource(2, rates=rates, seed=1, timestep_cycles=4)
+
+
+def test_spike_source_rejects_empty_rates():
+    with pytest.raises(ValueError, match=r"rates must contain at least one spike rate"):
+        SpikeSource(2, rates=(), seed=1, timestep_cycles=4)
+
+
+def test_default_rates_straddle_band():
+    config = RegulatorConfig(n_neurons=3)
+    below, in_band, above = (rate * config.window for rate in default_rates(config))
+    assert below < config.lower_bound
+    assert config.lower_bound <= in_band <= config.upper_bound
+    assert above > config.upper_bound
+
+
+def test_regulation_status_plurality_exhaustive():
+    n = 5
+    status = RegulationStatus(n)
+    cases = [(above, below) for above in range(n + 1) for below in range(n + 1 - above)]
+
+    async def testbench(ctx):
+        assert ctx.get(status.in_band) == 1, "in_band must be high from reset"
+        heartbeat = ctx.get(status.heartbeat)
+        for above, below in cases:
+            ctx.set(status.n_above, above)
+            ctx.set(status.n_below, below)
+            ctx.set(status.window_done, 1)
+            await ctx.tick()
+            ctx.set(status.window_done, 0)
+            in_band = n - above - below
+            expected = ("above" if above > max(in_band, below)
+                        else "below" if below > max(in_band, above) else "in_band")
+            actual = {name: ctx.get(getattr(status, name))
+                      for name in ("above", "in_band", "below")}
+            assert sum(actual.values()) == 1, f"above={above}, below={below}: {actual}"
+            assert actual[expected] == 1, (
+                f"above={above}, below={below}, in band={in_band}: expected {expected}, "
+                f"got {actual}")
+            assert ctx.get(status.heartbeat) != heartbeat, "heartbeat did not toggle"
+            heartbeat = ctx.get(status.heartbeat)
+
+    run_simulation(status, testbench)
+
+
+def test_top_rejects_short_timestep():
+    top = HomeostasisTop(get_board("icestick"), RegulatorConfig(n_neurons=20),
+                         timestep_rate=1e6)
+    with pytest.raises(ValueError, match=r"20 neurons need at least 21 cycles per timestep, but "
+                                         r"12 MHz at 1e\+06 timesteps/s gives 12; lower the "
+                                         r"timestep rate"):
+        top.timestep_cycles(12e6)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("n_pre", 0, r"n_pre must be a positive integer, not 0"),
+    ("sleep_every", 0, r"sleep_every must be a positive integer, not 0"),
+    ("timestep_rate", 0, r"timestep_rate must be positive, not 0"),
+])
+def test_top_rejects_bad_option(option, value, message):
+    with pytest.raises(ValueError, match=message):
+        HomeostasisTop(get_board("icestick"), SMALL, **{option: value})
+
+
+def test_top_rejects_non_config():
+    with pytest.raises(TypeError, match=r"config must be a RegulatorConfig, not 8"):
+        HomeostasisTop(get_board("icestick"), 8)
+
+
+def test_top_closed_loop_matches_golden_model():
+    # The whole top-level without a board: the spike source drives the regulator, the scheduler
+    # runs a scaling pass after every window and a sleep pass every third window. The windows
+    # and the final weight memory are compared with the golden model fed the same spikes.
+    config = SMALL
+    sleep_every = 3
+    n_windows = 7
+    timestep_cycles = 8
+    top = HomeostasisTop(get_board("icestick"), config, n_pre=2, seed=5,
+                         rates=(0.05, 0.25, 0.6), timestep_rate=12e6 / timestep_cycles,
+                         sleep_every=sleep_every)
+    model = IntegerRegulator(config)
+    weights = top.initial_weights()
+    passes = []
+
+    async def testbench(ctx):
+        nonlocal weights
+        windows = 0
+        # The regulator's results and its passes are compared after the last pass has ended.
+        cycles = n_windows * config.window * timestep_cycles + 40
+        for _ in range(cycles):
+            if ctx.get(top.stimulus.spikes_valid):
+                value = ctx.get(top.stimulus.spikes)
+                result = model.step(np.array([(value >> i) & 1 for i in range(config.n_neurons)]))
+                if result is not None:
+                    if windows % sleep_every == sleep_every - 1:
+                        weights = prune_weights(weights, config).weights
+                    else:
+                        weights = model.scale_weights(weights)
+                    windows += 1
+            if ctx.get(top.regulator.window_done):
+                assert_array_equal(read_thresholds(ctx, top.regulator), model.state.thresholds,
+                                   field="thresholds", context=f"window {windows - 1}")
+                assert ctx.get(top.regulator.n_above) == int(np.sum(model.state.classes == 1))
+            if ctx.get(top.regulator.scale_done):
+                passes.append("scale")
+            if ctx.get(top.regulator.sleep_done):
+                passes.append("sleep")
+            await ctx.tick()
+        assert windows == n_windows
+        assert_array_equal(read_memory(ctx, top.weight_memory, weights.shape), weights,
+                           field="weight", axes=("pre", "post"), context=f"after {windows} windows")
+
+    run_simulation(top, testbench)
+    expected = ["sleep" if index % sleep_every == sleep_every - 1 else "scale"
+                for index in range(n_windows)]
+    assert passes == expected

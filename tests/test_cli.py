@@ -1,0 +1,194 @@
+# amaranth: UnusedElaboratable=no
+import json
+from pathlib import Path
+
+import pytest
+
+import homeo_hw.build
+from homeo_hw.boards import BOARDS
+from homeo_hw.boards.top import DEVICES
+from homeo_hw.build import BuildResult, DesignDoesNotFit
+from homeo_hw.cli import main
+from homeo_hw.report import DesignReport, parse_nextpnr_report, parse_yosys_stat
+from homeo_hw.toolchain import ToolchainError, toolchain_env
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def load(name):
+    return json.loads((DATA / name).read_text())
+
+
+def recorded_report(n_neurons, logic_cells):
+    """A report from the saved iCEstick build, with its logic cells replaced."""
+    report = DesignReport.from_tool_output(
+        board="icestick", device="iCE40HX1K", arch="parallel", n_neurons=n_neurons, seed=1,
+        nextpnr=parse_nextpnr_report(load("icestick_n4.report.json")),
+        stat=parse_yosys_stat(load("icestick_n4.stat.json")), modules=None,
+        resources=DEVICES["iCE40HX1K"])
+    report.utilisation["ICESTORM_LC"] = [logic_cells, 1280]
+    return report
+
+
+@pytest.fixture
+def fake_build(monkeypatch, tmp_path):
+    """Replace the tool runs with recorded reports: 100 + 200 * n logic cells, 8 does not fit."""
+    calls = []
+
+    def build(board, n_neurons, **options):
+        calls.append((board, n_neurons, options))
+        if n_neurons >= 8:
+            raise DesignDoesNotFit("design does not fit", resource="ICESTORM_LC",
+                                   needed=1700, available=1280)
+        directory = tmp_path / f"{board}-{n_neurons}"
+        return BuildResult(directory=directory, cached=n_neurons == 2,
+                           report=recorded_report(n_neurons, 100 + 200 * n_neurons),
+                           bitstream=directory / "top.bin")
+
+    monkeypatch.setattr(homeo_hw.build, "build", build)
+    return calls
+
+
+def test_boards_lists_every_board(capsys):
+    assert main(["boards"]) == 0
+    output = capsys.readouterr().out
+    for board in BOARDS.values():
+        assert f"{board.name}: {board.title}, {board.device}" in output
+    assert "1280 logic cells, 16 block RAMs" in output
+    assert "5280 logic cells, 30 block RAMs, 4 SPRAM, 8 DSP" in output
+
+
+def test_build_unknown_board(capsys):
+    assert main(["build", "--board", "icestorm", "--neurons", "4"]) == 1
+    error = capsys.readouterr().err
+    assert ("homeo-hw: error: unknown board 'icestorm'; known boards: ice40_hx8k_b_evn, "
+            "icebreaker, icestick, tinyfpga_bx, upduino_v3") in error
+
+
+@pytest.mark.parametrize("count, message", [
+    ("0", "neuron count must be at least 1, not 0"),
+    ("many", "neuron count must be a positive integer, not 'many'"),
+    ("3.5", "neuron count must be a positive integer, not '3.5'"),
+])
+def test_build_bad_neuron_count(count, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["build", "--board", "icestick", "--neurons", count])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_report_bad_neuron_list(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--board", "icestick", "--neurons", "4,-8"])
+    assert "neuron count must be at least 1, not -8" in capsys.readouterr().err
+
+
+def test_build_missing_tool(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("NEXTPNR_ICE40", "/nonexistent/nextpnr-ice40")
+    assert main(["build", "--board", "icestick", "--neurons", "2",
+                 "--build-dir", str(tmp_path)]) == 1
+    assert ("nextpnr-ice40 not found: the NEXTPNR_ICE40 environment variable names "
+            "'/nonexistent/nextpnr-ice40'") in capsys.readouterr().err
+
+
+def test_build_prints_figures(fake_build, capsys):
+    assert main(["build", "--board", "icestick", "--neurons", "2", "--seed", "3",
+                 "--window", "16"]) == 0
+    output = capsys.readouterr().out
+    assert "reused cached build" in output
+    assert "logic cells: 500 of 1280 (250.0 per neuron)" in output
+    assert "Fmax cd_sync.clk: 74.3 MHz, target 12.0 MHz, timing met" in output
+    [(board, n_neurons, options)] = fake_build
+    assert (board, n_neurons, options["seed"]) == ("icestick", 2, 3)
+    assert options["config"].window == 16
+    assert options["config"].counter_width >= 5
+
+
+def test_report_writes_outputs(fake_build, tmp_path, capsys):
+    output = tmp_path / "out"
+    assert main(["report", "--board", "icestick", "--neurons", "8,2,4,1",
+                 "--output", str(output)]) == 0
+    printed = capsys.readouterr().out
+    assert [call[1] for call in fake_build] == [1, 2, 4, 8]
+    assert "[4/4] icestick, 8 neurons ..." in printed
+    assert "does not fit: design does not fit" in printed
+    assert "Least-squares fit of logic cells: 200.00 per neuron plus 100 fixed" in printed
+    assert "8 neurons do not fit: 1700 ICESTORM_LC needed, 1280 available." in printed
+    assert "nextpnr seed 1." in printed
+
+    summary = json.loads((output / "report.json").read_text())
+    assert [row["n_neurons"] for row in summary["sizes"]] == [1, 2, 4]
+    # 200 * n + 100 <= 1280 holds up to n = 5.
+    assert summary["max_neurons"] == 5
+    assert summary["did_not_fit"] == [{"n_neurons": 8, "resource": "ICESTORM_LC",
+                                       "needed": 1700, "available": 1280}]
+    assert set(summary["tools"]) == {"yosys", "nextpnr-ice40", "icepack"}
+    assert summary["command"] == ("homeo-hw report --board icestick --neurons 8,2,4,1 "
+                                  f"--output {output}")
+    assert "| 2 | 500 | 250.0 |" in (output / "report.md").read_text()
+    assert (output / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_nothing_fits(fake_build, tmp_path, capsys):
+    assert main(["report", "--board", "icestick", "--neurons", "8,16",
+                 "--output", str(tmp_path)]) == 1
+    assert "no size fits the device" in capsys.readouterr().err
+
+
+def test_sim_recording_matches(tmp_path, capsys):
+    plot = tmp_path / "sim.png"
+    vcd = tmp_path / "sim.vcd"
+    assert main(["sim", "--raster", str(DATA / "brunel_balanced.npz"), "--neurons", "8",
+                 "--window", "16", "--target-count", "2", "--backend", "pysim",
+                 "--plot", str(plot), "--vcd", str(vcd)]) == 0
+    output = capsys.readouterr().out
+    assert "simulated 1000 timesteps of 8 neurons" in output
+    assert "back end pysim" in output
+    assert "all 62 windows match the golden model" in output
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert "window_done" in vcd.read_text()
+
+
+def test_sim_too_many_neurons(capsys):
+    assert main(["sim", "--raster", str(DATA / "brunel_quiet.npz"), "--neurons", "300",
+                 "--backend", "pysim"]) == 1
+    assert ("has 256 neurons, fewer than the 300 requested; use --neurons 256 or less"
+            in capsys.readouterr().err)
+
+
+def test_sim_raster_shorter_than_window(tmp_path, capsys):
+    import numpy as np
+    np.save(tmp_path / "short.npy", np.zeros((10, 4), dtype=np.int64))
+    assert main(["sim", "--raster", str(tmp_path / "short.npy"), "--neurons", "4",
+                 "--window", "16", "--target-count", "2", "--backend", "pysim"]) == 1
+    assert "has 10 timesteps, less than one window of 16" in capsys.readouterr().err
+
+
+def test_sim_missing_file(tmp_path, capsys):
+    assert main(["sim", "--raster", str(tmp_path / "absent.npy"), "--neurons", "4"]) == 1
+    assert "cannot read the raster" in capsys.readouterr().err
+
+
+def test_sim_bad_config(capsys):
+    assert main(["sim", "--raster", str(DATA / "brunel_quiet.npz"), "--neurons", "4",
+                 "--window", "24"]) == 1
+    assert "window must be a power of two, not 24" in capsys.readouterr().err
+
+
+def test_sim_cxxrtl_without_compiler(monkeypatch, capsys):
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    assert main(["sim", "--raster", str(DATA / "brunel_quiet.npz"), "--neurons", "4",
+                 "--window", "16", "--target-count", "2", "--backend", "cxxrtl"]) == 1
+    assert "the cxxrtl back end is unavailable" in capsys.readouterr().err
+
+
+def test_export_writes_verilog(tmp_path, capsys):
+    try:
+        toolchain_env()
+    except ToolchainError as error:
+        pytest.skip(f"Yosys not installed: {error}")
+    output = tmp_path / "regulator.v"
+    assert main(["export", "--neurons", "2", "--output", str(output)]) == 0
+    assert "module regulator(" in output.read_text()
+    assert f"wrote {output}" in capsys.readouterr().out

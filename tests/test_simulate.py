@@ -1,0 +1,217 @@
+# amaranth: UnusedElaboratable=no
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from homeo_hw.config import PROPORTIONAL, RegulatorConfig
+from homeo_hw.golden import IntegerRegulator
+from homeo_hw.simulate import (BackendUnavailable, WindowRecord, _compare, default_backend,
+                               load_raster, plot_simulation, simulate)
+
+
+DATA = Path(__file__).parent / "data"
+
+# A 16-step window: the 1000 timesteps of a recording binned at 1 ms give 62 windows.
+CONFIG = RegulatorConfig(n_neurons=12, window=16, counter_width=5, target_count=2, margin=1,
+                         threshold_step=5)
+
+
+def vcd_file(name):
+    folder = os.environ.get("HOMEO_HW_VCD")
+    return None if not folder else Path(folder, f"test_simulate_{name}.vcd")
+
+
+def assert_windows_equal(actual, expected):
+    assert len(actual) == len(expected), f"{len(actual)} windows, expected {len(expected)}"
+    for record, result in zip(actual, expected):
+        for field in ("counts", "thresholds"):
+            got = np.asarray(getattr(record, field))
+            want = np.asarray(getattr(result, field))
+            for neuron in np.flatnonzero(got != want):
+                raise AssertionError(f"window {record.window_index}, neuron {neuron}, {field}: "
+                                     f"{got[neuron]}, expected {want[neuron]}")
+        for field in ("n_above", "n_below", "dispersion", "lr_exponent"):
+            assert getattr(record, field) == getattr(result, field), (
+                f"window {record.window_index}, {field}: {getattr(record, field)}, expected "
+                f"{getattr(result, field)}")
+
+
+@pytest.mark.parametrize("recording, config", [
+    ("brunel_balanced", CONFIG),
+    ("brunel_runaway", CONFIG.replace(target_count=4)),
+    ("brunel_quiet", CONFIG.replace(update_rule=PROPORTIONAL, proportional_shift=-2)),
+])
+def test_recording_matches_golden_model(recording, config):
+    raster = load_raster(DATA / f"{recording}.npz")[:, :config.n_neurons]
+    result = simulate(config, raster, backend="pysim", vcd_file=vcd_file(recording))
+    assert result.backend == "pysim"
+    assert result.matched, "\n".join(result.mismatches[:10])
+    assert len(result.windows) == len(raster) // config.window == 62
+    # Checked against a fresh run of the golden model, not only by simulate's own comparison.
+    assert_windows_equal(result.windows, IntegerRegulator(config).run(raster > 0))
+
+
+def test_window_done_follows_window_end():
+    raster = np.ones((3 * CONFIG.window, CONFIG.n_neurons), dtype=np.int64)
+    result = simulate(CONFIG, raster, backend="pysim")
+    for record in result.windows:
+        last_timestep = (record.window_index + 1) * CONFIG.window - 1
+        assert record.done_cycle > last_timestep, record
+
+
+def test_counts_above_one_clipped():
+    raster = np.zeros((CONFIG.window, CONFIG.n_neurons), dtype=np.int64)
+    raster[0, 0] = 3
+    raster[5, 2] = 2
+    raster[6, 2] = 1
+    result = simulate(CONFIG, raster, backend="pysim")
+    assert result.clipped_spikes == 3
+    assert result.matched, "\n".join(result.mismatches)
+    assert result.windows[0].counts[0] == 1
+    assert result.windows[0].counts[2] == 2
+
+
+def test_partial_window_not_compared():
+    raster = np.ones((CONFIG.window + 5, CONFIG.n_neurons), dtype=np.int64)
+    result = simulate(CONFIG, raster, backend="pysim")
+    assert len(result.windows) == 1
+    assert result.matched
+
+
+def test_mismatch_names_window_neuron_and_field():
+    golden = IntegerRegulator(CONFIG).run(np.ones((CONFIG.window, CONFIG.n_neurons), dtype=int))
+    expected = golden[0]
+    thresholds = expected.thresholds.copy()
+    thresholds[3] += 1
+    record = WindowRecord(window_index=0, done_cycle=18, counts=expected.counts,
+                          thresholds=thresholds, n_above=expected.n_above,
+                          n_below=expected.n_below, dispersion=expected.dispersion + 2,
+                          lr_exponent=expected.lr_exponent)
+    mismatches = _compare([record], golden)
+    assert mismatches == [
+        (f"window 0, neuron 3, thresholds: gateware {thresholds[3]}, golden model "
+         f"{expected.thresholds[3]}"),
+        (f"window 0, dispersion: gateware {expected.dispersion + 2}, golden model "
+         f"{expected.dispersion}"),
+    ]
+
+
+def test_missing_window_is_mismatch():
+    golden = IntegerRegulator(CONFIG).run(np.ones((CONFIG.window, CONFIG.n_neurons), dtype=int))
+    assert _compare([], golden) == [
+        "the gateware completed 0 windows, the golden model 1"]
+
+
+def test_simulate_rejects_wrong_shape():
+    with pytest.raises(ValueError, match=r"raster must have shape \(timesteps, 12\), not "
+                                         r"\(16, 5\)"):
+        simulate(CONFIG, np.zeros((16, 5)), backend="pysim")
+
+
+def test_simulate_rejects_negative_counts():
+    raster = np.zeros((16, CONFIG.n_neurons), dtype=int)
+    raster[2, 2] = -1
+    with pytest.raises(ValueError, match=r"raster contains negative spike counts"):
+        simulate(CONFIG, raster, backend="pysim")
+
+
+def test_simulate_rejects_unknown_backend():
+    with pytest.raises(ValueError, match=r"unknown simulation back end 'verilator'; use one of "
+                                         r"auto, pysim, cxxrtl"):
+        simulate(CONFIG, np.zeros((16, CONFIG.n_neurons)), backend="verilator")
+
+
+def test_simulate_rejects_non_config():
+    with pytest.raises(TypeError, match=r"config must be a RegulatorConfig, not 12"):
+        simulate(12, np.zeros((16, 12)))
+
+
+def test_cxxrtl_backend_equals_pysim():
+    from homeo_hw import cxxrtl
+    reason = cxxrtl.unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"CXXRTL unavailable: {reason}")
+    raster = load_raster(DATA / "brunel_balanced.npz")[:320, :CONFIG.n_neurons]
+    compiled = simulate(CONFIG, raster, backend="cxxrtl")
+    reference = simulate(CONFIG, raster, backend="pysim")
+    assert compiled.backend == "cxxrtl"
+    assert compiled.matched, "\n".join(compiled.mismatches[:10])
+    assert_windows_equal(compiled.windows, reference.windows)
+
+
+def test_cxxrtl_without_compiler_rejected(monkeypatch):
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    with pytest.raises(BackendUnavailable, match=r"the cxxrtl back end is unavailable: C\+\+ "
+                                                 r"compiler '/nonexistent/c\+\+' .* use the "
+                                                 r"pysim back end"):
+        simulate(CONFIG, np.zeros((16, CONFIG.n_neurons)), backend="cxxrtl")
+
+
+def test_auto_without_compiler_uses_pysim(monkeypatch):
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    assert default_backend() == "pysim"
+    result = simulate(CONFIG, np.ones((CONFIG.window, CONFIG.n_neurons), dtype=int))
+    assert result.backend == "pysim"
+    assert result.matched
+
+
+def test_vcd_written_on_request(tmp_path):
+    raster = np.ones((CONFIG.window, CONFIG.n_neurons), dtype=int)
+    simulate(CONFIG, raster, backend="pysim", vcd_file=tmp_path / "run.vcd")
+    text = (tmp_path / "run.vcd").read_text()
+    assert "window_done" in text
+    assert "spikes_valid" in text
+
+
+def test_plot_written(tmp_path):
+    raster = load_raster(DATA / "brunel_quiet.npz")[:64, :CONFIG.n_neurons]
+    result = simulate(CONFIG, raster, backend="pysim")
+    plot_simulation(result, tmp_path / "sim.png")
+    assert (tmp_path / "sim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_load_raster_event_recording():
+    raster = load_raster(DATA / "brunel_balanced.npz")
+    assert raster.shape == (1000, 256)
+    with np.load(DATA / "brunel_balanced.npz") as recording:
+        # Every spike lands in some bin at 1 ms.
+        assert raster.sum() == len(recording["spike_indices"])
+
+
+def test_load_raster_event_recording_other_dt():
+    assert load_raster(DATA / "brunel_quiet.npz", dt=0.002).shape == (500, 256)
+
+
+def test_load_raster_npy(tmp_path):
+    raster = np.eye(4, dtype=np.int64)
+    np.save(tmp_path / "raster.npy", raster)
+    np.testing.assert_array_equal(load_raster(tmp_path / "raster.npy"), raster)
+
+
+def test_load_raster_npz_with_one_array(tmp_path):
+    raster = np.eye(3, dtype=np.int64)
+    np.savez(tmp_path / "one.npz", spikes=raster)
+    np.testing.assert_array_equal(load_raster(tmp_path / "one.npz"), raster)
+
+
+def test_load_raster_npz_named_raster(tmp_path):
+    raster = np.eye(3, dtype=np.int64)
+    np.savez(tmp_path / "two.npz", raster=raster, other=np.zeros((2, 2)))
+    np.testing.assert_array_equal(load_raster(tmp_path / "two.npz"), raster)
+
+
+def test_load_raster_npz_ambiguous(tmp_path):
+    np.savez(tmp_path / "many.npz", a=np.zeros((2, 2)), b=np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"contains neither an event recording .* nor a single "
+                                         r"2-D raster, but a, b; save the raster as the only"):
+        load_raster(tmp_path / "many.npz")
+
+
+def test_load_raster_unknown_suffix(tmp_path):
+    path = tmp_path / "raster.csv"
+    path.write_text("0,1\n")
+    with pytest.raises(ValueError, match=r"is neither an .npz event recording nor an .npy "
+                                         r"raster"):
+        load_raster(path)
