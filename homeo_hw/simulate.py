@@ -236,7 +236,7 @@ def _compare(windows, golden):
     if len(windows) != len(golden):
         mismatches.append(f"the gateware completed {len(windows)} windows, the golden model "
                           f"{len(golden)}")
-    for record, expected in zip(windows, golden):
+    for record, expected in zip(windows, golden, strict=False):
         for name in _COMPARED_FIELDS:
             actual_value = getattr(record, name)
             expected_value = getattr(expected, name)

@@ -109,7 +109,7 @@ def test_spike_source_matches_reference_model():
             await ctx.tick()
 
     run_simulation(source, testbench)
-    for timestep, (actual, expected_spikes) in enumerate(zip(seen, expected)):
+    for timestep, (actual, expected_spikes) in enumerate(zip(seen, expected, strict=True)):
         assert_array_equal(actual, expected_spikes, field="spikes", context=f"timestep {timestep}")
 
 

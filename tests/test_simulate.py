@@ -25,7 +25,7 @@ def vcd_file(name):
 
 def assert_windows_equal(actual, expected):
     assert len(actual) == len(expected), f"{len(actual)} windows, expected {len(expected)}"
-    for record, result in zip(actual, expected):
+    for record, result in zip(actual, expected, strict=True):
         for field in ("counts", "thresholds"):
             got = np.asarray(getattr(record, field))
             want = np.asarray(getattr(result, field))
