@@ -20,8 +20,8 @@ from homeo_hw.config import RegulatorConfig
 
 
 __all__ = [
-    "Board", "DeviceResources", "Architecture", "ParallelArchitecture", "ARCHITECTURES",
-    "register_architecture", "get_architecture",
+    "Board", "DeviceResources", "Architecture", "ParallelArchitecture", "TDMArchitecture",
+    "ARCHITECTURES", "register_architecture", "get_architecture", "UP5K_TDM_CONFIG",
     "SpikeSource", "RegulationStatus", "HomeostasisTop", "default_rates", "output_buffer",
     "request_output",
 ]
@@ -29,6 +29,9 @@ __all__ = [
 
 #: Resolution of a spike probability in the spike source: ``rate_raw / 2 ** RATE_BITS``.
 RATE_BITS = 8
+#: Timesteps per second of the board top-level unless a timestep is too short, see
+#: :class:`HomeostasisTop`.
+DEFAULT_TIMESTEP_RATE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,16 @@ class Architecture:
     name = None
     #: One-line description.
     description = None
+    #: Outputs of the regulator that nothing on the board reads. :class:`HomeostasisTop` ties
+    #: each one that exists to a wire with the ``keep`` attribute.
+    kept_outputs = ()
+
+    def default_config(self, board, n_neurons):
+        """Return the :class:`RegulatorConfig` for ``board`` when the user gives none.
+
+        By default ``RegulatorConfig(n_neurons=n_neurons)`` on every board.
+        """
+        return RegulatorConfig(n_neurons=n_neurons)
 
     def create(self, config, *, n_pre):
         """Return the regulator component for ``config`` with an ``n_pre`` x ``n_neurons``
@@ -169,6 +182,8 @@ class ParallelArchitecture(Architecture):
 
     name = "parallel"
     description = "every neuron has its own counter and threshold in flip-flops"
+    kept_outputs = ("thresholds", "counts", "dispersion", "lr_exponent", "pruned",
+                    "max_magnitude")
 
     def create(self, config, *, n_pre):
         # Imported here so that boards, builds and tests of other architectures do not need it.
@@ -179,6 +194,55 @@ class ParallelArchitecture(Architecture):
         m.d.comb += [
             regulator.spikes.eq(source.spikes),
             regulator.spikes_valid.eq(source.spikes_valid),
+        ]
+
+
+#: Default configuration of the ``tdm`` architecture on iCE40UP5K boards, apart from
+#: ``n_neurons``. Its state word has 7 + 7 + 2 = 16 bits, the width of one SPRAM word. The state
+#: memory keeps two copies of every word in SPRAM, so with 16-bit words the UP5K's 4 SPRAMs hold
+#: 32768 neurons, and with words of 17 to 32 bits only 16384. The window, target, dead band and
+#: initial threshold (1.0) are those of ``RegulatorConfig()``. The threshold has 4 fractional
+#: bits instead of 8, a ceiling of 127 / 16, and moves by 1/16 per window.
+UP5K_TDM_CONFIG = RegulatorConfig(
+    n_neurons=1, window=64, counter_width=7, target_count=6, margin=1, threshold_width=7,
+    threshold_frac_bits=4, threshold_floor=0, threshold_ceiling=127, threshold_init=16,
+    threshold_step=1)
+
+
+class TDMArchitecture(Architecture):
+    """The time-multiplexed :class:`homeo_hw.tdm_regulator.TDMPlasticRegulator`: each neuron's
+    state in one memory word, one shared pipeline.
+
+    The regulator takes the spike source's serial side as address events: the spikes in index
+    order, then a timestep-end mark. Decisions without a spike pass without waiting for the
+    regulator, and the source waits while the regulator holds ``events.ready`` low, which it
+    does during initialisation, window-end sweeps and scaling passes. On iCE40UP5K boards the
+    default configuration is :data:`UP5K_TDM_CONFIG`.
+    """
+
+    name = "tdm"
+    description = ("time-multiplexed: one shared pipeline, each neuron's state in a word of "
+                   "block RAM, or of SPRAM on the iCE40UP5K")
+    kept_outputs = ("readout", "swept", "dispersion", "lr_exponent", "pruned")
+
+    def default_config(self, board, n_neurons):
+        if board.device == "iCE40UP5K":
+            return UP5K_TDM_CONFIG.replace(n_neurons=n_neurons)
+        return super().default_config(board, n_neurons)
+
+    def create(self, config, *, n_pre):
+        # Imported here so that boards, builds and tests of other architectures do not need it.
+        from homeo_hw.tdm_regulator import TDMPlasticRegulator
+        return TDMPlasticRegulator(config, n_pre=n_pre)
+
+    def connect_spikes(self, m, regulator, source):
+        events = regulator.events
+        spike = source.serial_valid & source.serial_spike
+        m.d.comb += [
+            events.valid.eq(spike | source.spikes_valid),
+            events.payload.neuron.eq(source.serial_index),
+            events.payload.timestep_end.eq(source.spikes_valid),
+            source.serial_ready.eq(events.ready | (source.serial_valid & ~source.serial_spike)),
         ]
 
 
@@ -210,6 +274,7 @@ def get_architecture(name):
 
 
 register_architecture(ParallelArchitecture())
+register_architecture(TDMArchitecture())
 
 
 def default_rates(config):
@@ -427,8 +492,9 @@ class HomeostasisTop(Elaboratable):
     (if it has one) also starts a sleep pass. A pass that is due while another runs waits for it.
 
     Nothing on the board reads the thresholds, counts, dispersion or pruned count, so the
-    top-level ties them to wires with the ``keep`` attribute. Synthesis then keeps the whole
-    regulator, and the resource figures of a build are those of the complete design.
+    top-level ties the outputs that the architecture lists in
+    :attr:`Architecture.kept_outputs` to wires with the ``keep`` attribute. Synthesis then keeps
+    the whole regulator, and the resource figures of a build are those of the complete design.
 
     Parameters
     ----------
@@ -446,21 +512,24 @@ class HomeostasisTop(Elaboratable):
     rates : sequence of float or None
         Spike probabilities per timestep, see :class:`SpikeSource`; None for
         :func:`default_rates`.
-    timestep_rate : float
-        Timesteps per second.
+    timestep_rate : float or None
+        Timesteps per second. None for :data:`DEFAULT_TIMESTEP_RATE` (1000), or fewer when the
+        clock gives fewer than ``n_neurons + 1`` cycles per timestep at that rate: a timestep
+        then lasts ``n_neurons + 1`` cycles, the shortest in which the spike source decides
+        every neuron.
     sleep_every : int
         Windows between sleep passes.
     """
 
     def __init__(self, board, config, *, arch="parallel", n_pre=4, seed=1, rates=None,
-                 timestep_rate=1000.0, sleep_every=16):
+                 timestep_rate=None, sleep_every=16):
         if not isinstance(config, RegulatorConfig):
             raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
         if isinstance(n_pre, bool) or not isinstance(n_pre, int) or n_pre < 1:
             raise ValueError(f"n_pre must be a positive integer, not {n_pre!r}")
         if isinstance(sleep_every, bool) or not isinstance(sleep_every, int) or sleep_every < 1:
             raise ValueError(f"sleep_every must be a positive integer, not {sleep_every!r}")
-        if not timestep_rate > 0:
+        if timestep_rate is not None and not timestep_rate > 0:
             raise ValueError(f"timestep_rate must be positive, not {timestep_rate!r}")
         self.board = board
         self.config = config
@@ -486,6 +555,9 @@ class HomeostasisTop(Elaboratable):
 
     def timestep_cycles(self, clock_frequency):
         """Return the clock cycles per timestep at ``clock_frequency`` Hz."""
+        if self.timestep_rate is None:
+            cycles = round(clock_frequency / DEFAULT_TIMESTEP_RATE)
+            return max(cycles, self.config.n_neurons + 1)
         cycles = round(clock_frequency / self.timestep_rate)
         if cycles < self.config.n_neurons + 1:
             raise ValueError(
@@ -524,7 +596,7 @@ class HomeostasisTop(Elaboratable):
         ]
 
         self._schedule_passes(m, platform, regulator)
-        self._keep_outputs(m, regulator)
+        self._keep_outputs(m, regulator, self.architecture.kept_outputs)
 
         if platform is not None:
             self.board.connect_leds(m, platform, status)
@@ -561,11 +633,11 @@ class HomeostasisTop(Elaboratable):
             m.d.comb += regulator.scale_start.eq(1)
             m.d.sync += scale_pending.eq(0)
 
-    def _keep_outputs(self, m, regulator):
+    def _keep_outputs(self, m, regulator, names):
         # Without these wires synthesis removes the logic that only the unread outputs need: a
-        # 4-neuron iCEstick design synthesised to 698 LUT4s with them and to 186 without.
-        for name in ("thresholds", "counts", "dispersion", "lr_exponent", "pruned",
-                     "max_magnitude"):
+        # 4-neuron parallel iCEstick design synthesised to 698 LUT4s with them and to 186
+        # without.
+        for name in names:
             value = getattr(regulator, name, None)
             if value is None:
                 continue

@@ -41,7 +41,6 @@ from amaranth.build.run import LocalBuildProducts
 
 from homeo_hw.boards import get_board
 from homeo_hw.boards.top import HomeostasisTop, get_architecture
-from .config import RegulatorConfig
 from .report import DesignReport, parse_nextpnr_report, parse_yosys_stat
 from .toolchain import ToolchainError, tool_versions, toolchain_env
 
@@ -327,8 +326,9 @@ def build(board, n_neurons, *, arch="parallel", seed=1, n_pre=4, config=None, ro
     n_pre : int
         Presynaptic neurons per neuron in the weight memory.
     config : RegulatorConfig or None
-        Regulator parameters; its ``n_neurons`` is replaced by ``n_neurons``. By default
-        ``RegulatorConfig(n_neurons=n_neurons)``.
+        Regulator parameters; its ``n_neurons`` is replaced by ``n_neurons``. By default the
+        architecture's configuration for the board,
+        :meth:`~homeo_hw.boards.Architecture.default_config`.
     root : str or Path
         Folder that contains the build folders.
     program : bool
@@ -361,11 +361,11 @@ def build(board, n_neurons, *, arch="parallel", seed=1, n_pre=4, config=None, ro
     """
     n_neurons = check_neuron_count(n_neurons)
     board = get_board(board)
-    get_architecture(arch)
+    architecture = get_architecture(arch)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
     if config is None:
-        config = RegulatorConfig(n_neurons=n_neurons)
+        config = architecture.default_config(board, n_neurons)
     else:
         config = config.replace(n_neurons=n_neurons)
     environ = toolchain_env(environ)

@@ -38,8 +38,8 @@ def _neuron_counts(text):
     return sorted(set(counts))
 
 
-def _add_config_options(parser):
-    group = parser.add_argument_group("regulator parameters (defaults: RegulatorConfig)")
+def _add_config_options(parser, defaults="RegulatorConfig"):
+    group = parser.add_argument_group(f"regulator parameters (defaults: {defaults})")
     group.add_argument("--window", type=int, help="timesteps per rate window, a power of two")
     group.add_argument("--target-count", type=int, help="target spikes per neuron per window")
     group.add_argument("--margin", type=int, help="half-width of the dead band, in spikes")
@@ -47,19 +47,28 @@ def _add_config_options(parser):
                        help=f"threshold update rule (default {DEADBAND})")
 
 
-def _config(args, n_neurons):
+def _config(args, n_neurons, base=None):
+    # `base` is the architecture's default for the board; the options change only its fields.
+    if base is None:
+        base = RegulatorConfig(n_neurons=n_neurons)
     changes = {"n_neurons": n_neurons}
     if args.window is not None:
         changes["window"] = args.window
         # The counters must hold a full window of spikes.
-        changes["counter_width"] = max(RegulatorConfig.counter_width, args.window.bit_length())
+        changes["counter_width"] = max(base.counter_width, args.window.bit_length())
     if args.target_count is not None:
         changes["target_count"] = args.target_count
     if args.margin is not None:
         changes["margin"] = args.margin
     if args.update_rule is not None:
         changes["update_rule"] = args.update_rule
-    return RegulatorConfig(**changes)
+    return base.replace(**changes)
+
+
+def _board_config(args, n_neurons):
+    from .boards import get_architecture, get_board
+    base = get_architecture(args.arch).default_config(get_board(args.board), n_neurons)
+    return _config(args, n_neurons, base)
 
 
 def _add_build_options(parser):
@@ -68,7 +77,9 @@ def _add_build_options(parser):
                         help=f"target board: {', '.join(BOARDS)}")
     parser.add_argument("--arch", default="parallel", metavar="NAME",
                         help=f"regulator architecture: {', '.join(ARCHITECTURES)} "
-                             f"(default parallel)")
+                             f"(default parallel). On iCE40UP5K boards tdm defaults to a 16-bit "
+                             f"state word (7-bit counter; 7-bit threshold with 4 fractional "
+                             f"bits, step 1), which fits 32768 neurons in SPRAM")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the spike source, the initial weights and nextpnr's placer "
                              "(default 1)")
@@ -78,7 +89,7 @@ def _add_build_options(parser):
                         help="folder for the build folders (default build)")
     parser.add_argument("--no-cache", action="store_true",
                         help="run the tools even if an identical build exists")
-    _add_config_options(parser)
+    _add_config_options(parser, "RegulatorConfig, except for tdm on iCE40UP5K boards")
 
 
 def _command_boards(args):
@@ -120,7 +131,7 @@ def _print_build(result):
 
 def _command_build(args):
     from .build import build
-    config = _config(args, args.neurons)
+    config = _board_config(args, args.neurons)
     result = build(args.board, args.neurons, arch=args.arch, seed=args.seed, n_pre=args.n_pre,
                    config=config, root=args.build_dir, program=args.program,
                    verilog=args.verilog, use_cache=not args.no_cache)
@@ -143,7 +154,7 @@ def _command_report(args):
         print(f"[{index}/{len(args.neurons)}] {board.name}, {n_neurons} neurons ...", flush=True)
         try:
             result = build(board.name, n_neurons, arch=args.arch, seed=args.seed,
-                           n_pre=args.n_pre, config=_config(args, n_neurons),
+                           n_pre=args.n_pre, config=_board_config(args, n_neurons),
                            root=args.build_dir, use_cache=not args.no_cache)
         except DesignDoesNotFit as error:
             print(f"    does not fit: {error}")

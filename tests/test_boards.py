@@ -1,8 +1,11 @@
 # amaranth: UnusedElaboratable=no
+import gc
 import re
+import warnings
 
 import numpy as np
 import pytest
+from amaranth.hdl import UnusedElaboratable
 
 from homeo_hw.boards import BOARDS, get_board
 from homeo_hw.boards.top import (ARCHITECTURES, DEVICES, RATE_BITS, Architecture, HomeostasisTop,
@@ -10,7 +13,10 @@ from homeo_hw.boards.top import (ARCHITECTURES, DEVICES, RATE_BITS, Architecture
                                  register_architecture)
 from homeo_hw.config import RegulatorConfig
 from homeo_hw.golden import IntegerRegulator, prune_weights
-from tests.sim import assert_array_equal, read_memory, read_thresholds, run_simulation
+from homeo_hw.state_memory import SPRAM_WIDTH, UP5K_SPRAM_COUNT, spram_count
+from homeo_hw.tdm_regulator import state_word_layout
+from tests.sim import (assert_array_equal, assert_value_equal, read_memory, read_thresholds,
+                       run_simulation)
 
 
 SMALL = RegulatorConfig(n_neurons=4, window=8, counter_width=4, target_count=2, margin=1)
@@ -304,3 +310,131 @@ def test_top_closed_loop_matches_golden_model():
     expected = ["sleep" if index % sleep_every == sleep_every - 1 else "scale"
                 for index in range(n_windows)]
     assert passes == expected
+
+
+# The time-multiplexed architecture, `--arch tdm`.
+
+def test_tdm_default_config_fits_up5k_spram():
+    # On the UP5K every state word is stored twice in 16384 x 16-bit SPRAMs, so 32768 neurons
+    # fit the 4 SPRAMs only with words of at most 16 bits.
+    tdm = get_architecture("tdm")
+    config = tdm.default_config(get_board("icebreaker"), 32768)
+    assert config.n_neurons == 32768
+    assert state_word_layout(config).size == SPRAM_WIDTH
+    assert spram_count(state_word_layout(config).size, 32768) == UP5K_SPRAM_COUNT
+    assert tdm.default_config(get_board("ice40_hx8k_b_evn"), 8) == RegulatorConfig(n_neurons=8)
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_tdm_top_prepares(name):
+    # The tdm top-level with the board's default configuration elaborates to RTLIL without
+    # running any tool. On the UP5K the state memory uses SPRAM, elsewhere block RAM.
+    board = get_board(name)
+    config = get_architecture("tdm").default_config(board, 16)
+    top = HomeostasisTop(board, config, arch="tdm", n_pre=2)
+    plan = board.create_platform().prepare(top, name="top")
+    rtlil_text = plan.files["top.il"]
+    uses_spram = "SB_SPRAM256KA" in rtlil_text
+    assert uses_spram == (board.device == "iCE40UP5K"), f"{name}: SPRAM used: {uses_spram}"
+    assert re.search(r"set_io \S*led\S* ", plan.files["top.pcf"]), f"{name}: no LED pin"
+
+
+def test_tdm_up5k_rejects_wide_state_word():
+    # 16385 neurons need two SPRAM rows per bank, so a 21-bit word (RegulatorConfig's default)
+    # needs 8 SPRAMs and elaboration stops with the state memory's error.
+    board = get_board("icebreaker")
+    top = HomeostasisTop(board, RegulatorConfig(n_neurons=16385), arch="tdm", n_pre=1)
+    with warnings.catch_warnings():
+        # The parts elaborated before the error are never used.
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match=r"a banked state memory of 16385 words of 21 bits "
+                                             r"needs 8 SB_SPRAM256KA blocks, but the iCE40UP5K "
+                                             r"has 4; use words of at most 16 bits and at most "
+                                             r"16384 words"):
+            board.create_platform().prepare(top, name="top")
+        del top
+        gc.collect()
+
+
+def test_top_default_timestep_lengthens_for_large_populations():
+    # 1 ms at 12 MHz is 12000 cycles, enough for up to 11999 neurons; more neurons get a
+    # timestep of one cycle per neuron plus the timestep end.
+    board = get_board("icebreaker")
+    small = HomeostasisTop(board, RegulatorConfig(n_neurons=11999), arch="tdm")
+    large = HomeostasisTop(board, RegulatorConfig(n_neurons=32768), arch="tdm")
+    assert small.timestep_cycles(12e6) == 12000
+    assert large.timestep_cycles(12e6) == 32769
+
+
+def test_tdm_top_closed_loop_matches_golden_model():
+    # The spike source feeds the time-multiplexed regulator through its serial side with
+    # back-pressure (timesteps of n + 1 cycles, so spikes come back to back). The golden model
+    # takes the source's spike vector at every accepted timestep end. At every window the sweep
+    # records (count, threshold, class per neuron) and the statistics are compared with the
+    # golden window result; after the last pass the weight memory is compared too.
+    config = SMALL.replace(n_neurons=5)
+    n = config.n_neurons
+    sleep_every = 3
+    n_windows = 6
+    top = HomeostasisTop(get_board("ice40_hx8k_b_evn"), config, arch="tdm", n_pre=2, seed=4,
+                         rates=(0.05, 0.25, 0.6), timestep_rate=12e6 / (n + 1),
+                         sleep_every=sleep_every)
+    model = IntegerRegulator(config)
+    weights = top.initial_weights()
+    golden_windows = []
+    passes = []
+
+    async def testbench(ctx):
+        nonlocal weights
+        regulator = top.regulator
+        records = []
+        checked = 0
+        for _ in range(20000):
+            if len(passes) == n_windows:
+                break
+            stimulus = top.stimulus
+            if ctx.get(stimulus.spikes_valid) and ctx.get(stimulus.serial_ready):
+                value = ctx.get(stimulus.spikes)
+                result = model.step(np.array([(value >> i) & 1 for i in range(n)]))
+                if result is not None and len(golden_windows) < n_windows:
+                    golden_windows.append(result)
+                    if result.window_index % sleep_every == sleep_every - 1:
+                        weights = prune_weights(weights, config).weights
+                    else:
+                        weights = model.scale_weights(weights)
+            if ctx.get(regulator.swept_valid):
+                swept = ctx.get(regulator.swept)
+                records.append((swept.neuron, swept.count, swept.threshold,
+                                swept.above - swept.below))
+            if ctx.get(regulator.window_done):
+                expected = golden_windows[checked]
+                context = f"window {checked}"
+                assert [record[0] for record in records] == list(range(n)), (
+                    f"{context}: swept neurons {[record[0] for record in records]}")
+                assert_array_equal([record[1] for record in records], expected.counts,
+                                   field="count", context=context)
+                assert_array_equal([record[2] for record in records], expected.thresholds,
+                                   field="threshold", context=context)
+                assert_array_equal([record[3] for record in records], expected.classes,
+                                   field="class", context=context)
+                for field in ("n_above", "n_below", "dispersion", "lr_exponent"):
+                    assert_value_equal(ctx.get(getattr(regulator, field)),
+                                       getattr(expected, field), field=field, context=context)
+                records = []
+                checked += 1
+            if ctx.get(regulator.scale_done):
+                passes.append("scale")
+            if ctx.get(regulator.sleep_done):
+                passes.append("sleep")
+            await ctx.tick()
+        assert checked >= n_windows, f"only {checked} windows ended"
+        assert_array_equal(read_memory(ctx, top.weight_memory, weights.shape), weights,
+                           field="weight", axes=("pre", "post"),
+                           context=f"after {n_windows} windows")
+
+    run_simulation(top, testbench)
+    expected = ["sleep" if index % sleep_every == sleep_every - 1 else "scale"
+                for index in range(n_windows)]
+    assert passes == expected
+    classes = np.concatenate([window.classes for window in golden_windows])
+    assert set(classes.tolist()) == {-1, 0, 1}, "the rates must put neurons in every class"
