@@ -150,7 +150,7 @@ def _run_pysim(config, raster, weights, vcd_file):
     n = config.n_neurons
     timesteps = len(raster)
     n_windows = timesteps // config.window
-    spike_words = [int(sum(1 << i for i in np.flatnonzero(row))) for row in raster]
+    spike_words = [sum(1 << int(i) for i in np.flatnonzero(row)) for row in raster]
     windows = []
     final_counts = []
     cycle_count = [0]

@@ -53,6 +53,15 @@ def test_recording_matches_golden_model(recording, config):
     assert_windows_equal(result.windows, IntegerRegulator(config).run(raster > 0))
 
 
+def test_neurons_beyond_64_bits_match():
+    # Spike vectors wider than a NumPy int64 must reach every neuron of the gateware.
+    config = CONFIG.replace(n_neurons=70)
+    raster = np.random.default_rng(3).random((3 * config.window, 70)) < 0.2
+    result = simulate(config, raster, backend="pysim")
+    assert result.matched, "\n".join(result.mismatches[:10])
+    assert_windows_equal(result.windows, IntegerRegulator(config).run(raster))
+
+
 def test_window_done_follows_window_end():
     raster = np.ones((3 * CONFIG.window, CONFIG.n_neurons), dtype=np.int64)
     result = simulate(CONFIG, raster, backend="pysim")
