@@ -267,11 +267,12 @@ class Regulator(wiring.Component):
             with m.Else():
                 m.d.comb += deviation.eq(config.target_count - window_counts[i])
             deviations.append(deviation)
-        # NOTE: one cycle sums all n_neurons deviations in an adder chain. Its effect on the
-        # maximum clock frequency of large populations has not been measured.
+        # NOTE: one cycle sums all n_neurons deviations in an adder tree of depth
+        # ceil(log2(n_neurons)). Its effect on the maximum clock frequency of large populations
+        # has not been measured.
         dispersion_sum = Signal(unsigned(config.dispersion_width))
         with m.If(counts_captured):
-            m.d.sync += dispersion_sum.eq(sum(deviations))
+            m.d.sync += dispersion_sum.eq(_tree_sum(deviations))
 
         m.submodules.lr_scaler = lr_scaler = LearningRateScaler(config)
         m.d.comb += lr_scaler.dispersion.eq(dispersion_sum)
@@ -301,8 +302,8 @@ class Regulator(wiring.Component):
             m.d.sync += [
                 window_above.eq(Cat(above)),
                 window_below.eq(Cat(below)),
-                self.n_above.eq(sum(above)),
-                self.n_below.eq(sum(below)),
+                self.n_above.eq(_tree_sum(above)),
+                self.n_below.eq(_tree_sum(below)),
                 self.dispersion.eq(dispersion_sum),
                 self.lr_exponent.eq(lr_scaler.exponent),
             ]
@@ -346,3 +347,14 @@ class Regulator(wiring.Component):
             self.weight_write.data.eq(walker.write.data),
             self.weight_write.en.eq(walker.write.en),
         ]
+
+
+def _tree_sum(values):
+    # A balanced tree instead of Python's left-to-right sum: the expression is ceil(log2(n)) deep
+    # rather than n deep, which keeps Amaranth's simulator within Python's recursion limit at a
+    # few hundred neurons and gives synthesis a shallower adder network.
+    values = list(values)
+    while len(values) > 1:
+        pairs = [values[i] + values[i + 1] for i in range(0, len(values) - 1, 2)]
+        values = pairs + values[len(values) - len(values) % 2:]
+    return values[0]
