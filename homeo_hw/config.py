@@ -200,6 +200,9 @@ class RegulatorConfig:
             raise ValueError(
                 f"lr_exponent_min {self.lr_exponent_min} is above lr_exponent_max "
                 f"{self.lr_exponent_max}; swap them")
+        # A derived reference depends on n_neurons, window and target_count, so replace()
+        # derives it again instead of copying it.
+        object.__setattr__(self, "_lr_reference_derived", self.lr_reference_dispersion is None)
         if self.lr_reference_dispersion is None:
             rate = self.target_count / self.window
             std = math.sqrt(rate * (1 - rate) / self.window)
@@ -277,7 +280,13 @@ class RegulatorConfig:
         return raw / self.threshold_scale
 
     def replace(self, **changes):
-        """Return a copy with some fields changed, validated again."""
+        """Return a copy with some fields changed, validated again.
+
+        A ``lr_reference_dispersion`` that was derived (given as None) is derived again for the
+        new fields unless ``changes`` sets it.
+        """
+        if self._lr_reference_derived:
+            changes.setdefault("lr_reference_dispersion", None)
         return replace(self, **changes)
 
     @classmethod

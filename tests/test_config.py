@@ -140,6 +140,20 @@ def test_replace_validates_again():
     assert config.replace(n_neurons=3).n_neurons == 3
 
 
+def test_replace_derives_reference_again():
+    # The default reference dispersion scales with the population, so a copy for another
+    # population size must not keep the old one.
+    assert RegulatorConfig().replace(n_neurons=4096) == RegulatorConfig(n_neurons=4096)
+    assert RegulatorConfig().replace(window=128, counter_width=8) == RegulatorConfig(
+        window=128, counter_width=8)
+
+
+def test_replace_keeps_given_reference():
+    config = RegulatorConfig(lr_reference_dispersion=40)
+    assert config.replace(n_neurons=4096).lr_reference_dispersion == 40
+    assert RegulatorConfig().replace(lr_reference_dispersion=7).lr_reference_dispersion == 7
+
+
 def test_round_half_up():
     assert round_half_up(6.4) == 6
     assert round_half_up(6.5) == 7
