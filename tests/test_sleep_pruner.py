@@ -120,7 +120,7 @@ def check_pass(dut, result, weights, config, context):
 
 def check_weight_sets(config, weight_sets, context):
     dut, results = simulate_passes(config, weight_sets)
-    for index, (weights, result) in enumerate(zip(weight_sets, results)):
+    for index, (weights, result) in enumerate(zip(weight_sets, results, strict=True)):
         check_pass(dut, result, weights, config, f"{context}, weight set {index}")
 
 
