@@ -126,7 +126,7 @@ class IntegerRegulator:
         self.state = RegulatorState.reset(config) if state is None else state.copy()
 
     def step(self, spikes):
-        """Count one timestep of spikes, a boolean vector with one entry per neuron.
+        """Count one timestep of spikes, a vector of 0 or 1 (or bool) with one entry per neuron.
 
         Returns the :class:`WindowResult` if this timestep ended a window, else None.
         """
@@ -135,6 +135,7 @@ class IntegerRegulator:
             raise ValueError(
                 f"spikes of one timestep must have shape ({self.config.n_neurons},), not "
                 f"{spikes.shape}")
+        _check_binary(spikes, "spikes")
         self.state.counts = count_spikes(self.state.counts, spikes, self.config)
         return self._end_timestep()
 
@@ -157,6 +158,7 @@ class IntegerRegulator:
             raise ValueError(
                 f"raster must have shape (timesteps, {self.config.n_neurons}), not "
                 f"{raster.shape}")
+        _check_binary(raster, "raster")
         results = []
         start = 0
         while start < raster.shape[0]:
@@ -206,3 +208,17 @@ class IntegerRegulator:
         state.timestep = 0
         state.window_index += 1
         return result
+
+
+def _check_binary(spikes, name):
+    # The gateware takes one spike bit per neuron and timestep, so a count of 2 in one timestep
+    # has no meaning here; several spikes per timestep go through step_events.
+    if spikes.dtype == np.bool_:
+        return
+    invalid = (spikes != 0) & (spikes != 1)
+    if invalid.any():
+        index = tuple(int(i) for i in np.argwhere(invalid)[0])
+        raise ValueError(
+            f"{name} must contain only 0 and 1, one spike per neuron and timestep, but "
+            f"{name}[{', '.join(map(str, index))}] is {spikes[index].item()!r}; clip counts with "
+            f"raster > 0, or pass several spikes per timestep to step_events")
