@@ -18,6 +18,9 @@ build writes, in ``<root>/<board>-<arch>-n<neurons>-s<seed>/``:
     The figures that :mod:`homeo_hw.report` reads from the files above.
 ``homeo_build.json``
     The cache key and the options of the build.
+``top.v``
+    The board top-level as Verilog, only when the build asks for it. A build without it removes
+    the ``top.v`` of an earlier build in the same folder, which would describe another design.
 
 A build whose design (RTLIL text without its source-location attributes, and every other file of
 Amaranth's build plan), board, options and tool versions equal those of the folder's last build is
@@ -46,8 +49,8 @@ from .toolchain import ToolchainError, tool_versions, toolchain_env
 
 
 __all__ = [
-    "BuildError", "DesignDoesNotFit", "BuildResult", "check_neuron_count", "build",
-    "build_dir_name", "NAME", "MEASURED_MODULES",
+    "BuildError", "DesignDoesNotFit", "BuildResult", "check_neuron_count", "check_output_folder",
+    "build", "build_dir_name", "NAME", "MEASURED_MODULES",
 ]
 
 
@@ -139,6 +142,31 @@ def check_neuron_count(value):
     if value < 1:
         raise ValueError(f"neuron count must be at least 1, not {value}")
     return value
+
+
+def check_output_folder(path, name):
+    """Check that the folder ``path`` exists or can be created, before a long run writes to it.
+
+    ``name`` names the folder in the message, such as ``--build-dir``.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` or one of its parents is a file, or the nearest existing folder is not
+        writable.
+    """
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == path:
+            raise ValueError(f"{name} {path} is a file, not a folder; give a folder path")
+        raise ValueError(f"{name} {path} cannot be created because {existing} is a file, not a "
+                         f"folder; give another folder path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path} cannot be written because the folder {existing} is not "
+                         f"writable; give a folder you can write to")
 
 
 def build_dir_name(board, arch, n_neurons, seed):
@@ -334,7 +362,8 @@ def build(board, n_neurons, *, arch="parallel", seed=1, n_pre=4, config=None, ro
     program : bool
         Program the board with Amaranth's programming support for the platform after the build.
     verilog : bool
-        Also write the board top-level as Verilog, ``top.v``.
+        Also write the board top-level as Verilog, ``top.v``. When False, a ``top.v`` left in the
+        build folder by an earlier build is removed.
     module_stat : bool
         Also synthesise the regulator and the spike source alone, for the per-module figures.
     use_cache : bool
@@ -351,7 +380,8 @@ def build(board, n_neurons, *, arch="parallel", seed=1, n_pre=4, config=None, ro
     Raises
     ------
     ValueError
-        For an unknown board or architecture, or a bad neuron count.
+        For an unknown board or architecture, a bad neuron count, or a ``root`` that is a file
+        or cannot be written (:func:`check_output_folder`).
     ToolchainError
         If a tool is missing.
     DesignDoesNotFit
@@ -364,6 +394,7 @@ def build(board, n_neurons, *, arch="parallel", seed=1, n_pre=4, config=None, ro
     architecture = get_architecture(arch)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
+    check_output_folder(root, "build root")
     if config is None:
         config = architecture.default_config(board, n_neurons)
     else:
@@ -388,6 +419,9 @@ def build(board, n_neurons, *, arch="parallel", seed=1, n_pre=4, config=None, ro
     key = _hash_plan(plan, {"options": options, "tools": tool_versions(environ)})
 
     bitstream = directory / f"{NAME}.bin"
+    verilog_path = directory / f"{NAME}.v"
+    if not verilog:
+        verilog_path.unlink(missing_ok=True)
     cache = _load_cache(directory) if use_cache else None
     cached = (cache is not None and cache.get("key") == key and bitstream.exists()
               and (directory / _REPORT_FILE).exists())
@@ -405,10 +439,10 @@ def build(board, n_neurons, *, arch="parallel", seed=1, n_pre=4, config=None, ro
         (directory / _CACHE_FILE).write_text(
             json.dumps({"key": key, "options": options}, indent=2) + "\n")
 
-    verilog_path = None
     if verilog:
-        verilog_path = directory / f"{NAME}.v"
         verilog_path.write_text(plan.files[f"{NAME}.debug.v"])
+    else:
+        verilog_path = None
 
     if program:
         _program(platform, directory)

@@ -5,6 +5,7 @@ Run ``homeo-hw COMMAND --help`` for the options of each command.
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,31 @@ def _neuron_counts(text):
     if not counts:
         raise argparse.ArgumentTypeError(f"expected comma-separated neuron counts, not {text!r}")
     return sorted(set(counts))
+
+
+def _check_output_file(path, option):
+    """Check that ``path`` can be written before a long run, so the run is not lost at its end."""
+    if path.is_dir():
+        raise CommandError(f"{option} {path} is a folder; give a file name, such as "
+                           f"{path / 'output'}")
+    folder = path.parent
+    if not folder.exists():
+        raise CommandError(f"{option} {path} cannot be written because the folder {folder} does "
+                           f"not exist; create it first or give a path in an existing folder")
+    if not folder.is_dir():
+        raise CommandError(f"{option} {path} cannot be written because {folder} is a file, not "
+                           f"a folder; give a path in a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CommandError(f"{option} {path} cannot be written because the folder {folder} is "
+                           f"not writable; give a path in a folder you can write to")
+
+
+def _check_output_folder(path, option):
+    from .build import check_output_folder
+    try:
+        check_output_folder(path, option)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
 
 
 def _add_config_options(parser, defaults="RegulatorConfig"):
@@ -131,6 +157,7 @@ def _print_build(result):
 
 def _command_build(args):
     from .build import build
+    _check_output_folder(args.build_dir, "--build-dir")
     config = _board_config(args, args.neurons)
     result = build(args.board, args.neurons, arch=args.arch, seed=args.seed, n_pre=args.n_pre,
                    config=config, root=args.build_dir, program=args.program,
@@ -148,6 +175,10 @@ def _command_report(args):
     from .toolchain import tool_versions, toolchain_env
 
     board = get_board(args.board)
+    # Check both folders first: a report of several sizes can take many minutes to build.
+    _check_output_folder(args.build_dir, "--build-dir")
+    output = args.output or args.build_dir / f"report-{board.name}-{args.arch}"
+    _check_output_folder(output, "--output" if args.output else "the report folder")
     reports = []
     too_large = []
     for index, n_neurons in enumerate(args.neurons, start=1):
@@ -177,21 +208,28 @@ def _command_report(args):
     summary["tools"] = tool_versions(toolchain_env())
     command = "homeo-hw " + " ".join(args.argv)
     summary["command"] = command
-    output = args.output or args.build_dir / f"report-{board.name}-{args.arch}"
-    output.mkdir(parents=True, exist_ok=True)
-    write_json(summary, output / "report.json")
     markdown = format_markdown(summary, command=command)
-    (output / "report.md").write_text(markdown + "\n")
-    plot_sizes(summary, output / "report.png")
     print()
     print(markdown)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        write_json(summary, output / "report.json")
+        (output / "report.md").write_text(markdown + "\n")
+        plot_sizes(summary, output / "report.png")
+    except OSError as error:
+        raise CommandError(f"cannot write the report to {output}: {error.strerror}; the report "
+                           f"is printed above") from None
     print(f"wrote {output / 'report.json'}, {output / 'report.md'} and {output / 'report.png'}")
     return 0
 
 
 def _command_sim(args):
-    from .simulate import load_raster, plot_simulation, simulate
+    from .simulate import check_spike_counts, load_raster, plot_simulation, simulate
 
+    if args.vcd is not None:
+        _check_output_file(args.vcd, "--vcd")
+    if args.plot is not None:
+        _check_output_file(args.plot, "--plot")
     try:
         raster = load_raster(args.raster, dt=args.dt)
     except OSError as error:
@@ -199,6 +237,7 @@ def _command_sim(args):
     if raster.ndim != 2:
         raise CommandError(f"{args.raster} contains an array of shape {raster.shape}, not a "
                            f"(timesteps, neurons) raster")
+    check_spike_counts(raster, f"the raster {args.raster}")
     if args.neurons > raster.shape[1]:
         raise CommandError(f"{args.raster} has {raster.shape[1]} neurons, fewer than the "
                            f"{args.neurons} requested; use --neurons {raster.shape[1]} or less")
@@ -222,18 +261,24 @@ def _command_sim(args):
         print(f"  {record.window_index:>6} {mean_rate:>9.4f} {record.n_above:>5} "
               f"{record.n_below:>5} {record.dispersion:>10} {record.lr_exponent:>6} "
               f"{mean_threshold:>14.4f}")
-    if args.plot is not None:
-        plot_simulation(result, args.plot)
-        print(f"wrote {args.plot}")
     if args.vcd is not None:
         print(f"wrote {args.vcd}")
     if result.matched:
         print(f"all {len(result.windows)} windows match the golden model")
-        return 0
-    print(f"MISMATCH with the golden model ({len(result.mismatches)} values differ):")
-    for line in result.mismatches[:20]:
-        print(f"  {line}")
-    return 1
+        status = 0
+    else:
+        print(f"MISMATCH with the golden model ({len(result.mismatches)} values differ):")
+        for line in result.mismatches[:20]:
+            print(f"  {line}")
+        status = 1
+    # The plot comes last, so a failing write cannot hide the comparison printed above.
+    if args.plot is not None:
+        try:
+            plot_simulation(result, args.plot)
+        except OSError as error:
+            raise CommandError(f"cannot write the plot {args.plot}: {error.strerror}") from None
+        print(f"wrote {args.plot}")
+    return status
 
 
 def _command_export(args):
@@ -243,11 +288,15 @@ def _command_export(args):
     from .build import _environment
     from .toolchain import toolchain_env
 
+    _check_output_file(args.output, "--output")
     config = _config(args, args.neurons)
     regulator = get_architecture(args.arch).create(config, n_pre=args.n_pre)
     with _environment(toolchain_env()):
         text = verilog.convert(regulator, name="regulator")
-    args.output.write_text(text)
+    try:
+        args.output.write_text(text)
+    except OSError as error:
+        raise CommandError(f"cannot write {args.output}: {error.strerror}") from None
     print(f"wrote {args.output}")
     return 0
 
@@ -300,7 +349,8 @@ def _parser():
                           "or auto, the fastest available (default)")
     sim.add_argument("--vcd", type=Path, metavar="FILE", help="write a waveform to FILE")
     sim.add_argument("--plot", type=Path, metavar="FILE",
-                     help="plot rates and thresholds per window to a PNG file")
+                     help="plot rates and thresholds per window to FILE; its suffix selects the "
+                          "image format (PNG without a suffix)")
     _add_config_options(sim)
     sim.set_defaults(run=_command_sim)
 
@@ -344,6 +394,14 @@ def main(argv=None):
         return args.run(args)
     except (CommandError, ValueError, BuildError, ToolchainError, BackendUnavailable) as error:
         print(f"homeo-hw: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        # The checks above catch the usual bad paths; this reports the rest in one line.
+        if error.filename is None:
+            print(f"homeo-hw: error: {error}", file=sys.stderr)
+        else:
+            print(f"homeo-hw: error: cannot access {error.filename}: {error.strerror}; check the "
+                  f"path and its permissions", file=sys.stderr)
         return 1
     finally:
         package_logger.removeHandler(handler)

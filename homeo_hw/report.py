@@ -18,7 +18,9 @@ overstate the parts' share, because synthesis of the whole design can share or r
 module boundaries.
 
 Across sizes, :func:`fit_sizes` fits ``cells = slope * neurons + intercept`` by least squares and
-derives the largest neuron count that fits the device.
+estimates the largest neuron count that fits the device by extrapolating that line. Steps in the
+cost, such as a memory that moves from logic into block RAM, make the estimate coarse, so build
+the estimated size to confirm it.
 """
 
 import json
@@ -396,8 +398,12 @@ def _markdown_fit(summary):
     names = {"logic_cells": "logic cells", "brams": "block RAMs"}
     parts = [f"no limit from {names[name]}" if limit is None else f"{limit} by {names[name]}"
              for name, limit in summary["max_neurons_by"].items()]
-    lines.append(f"Largest neuron count that fits, from the fit: "
-                 f"{_format_optional(summary['max_neurons'], 'd')} ({', '.join(parts)}).")
+    n_sizes = len(summary["sizes"])
+    lines.append(f"Estimated largest neuron count that fits, extrapolated from the linear fit of "
+                 f"{n_sizes} sizes: {_format_optional(summary['max_neurons'], 'd')} "
+                 f"({', '.join(parts)}).")
+    lines.append("This is an estimate: steps such as a memory moving from logic into block RAM "
+                 "are not linear, so build that size to confirm it fits.")
     return lines
 
 
@@ -414,6 +420,9 @@ def format_markdown(summary, command=None):
     lines += _markdown_table(summary["sizes"]) + [""]
     if "logic_cell_fit" in summary:
         lines += _markdown_fit(summary) + [""]
+    else:
+        lines += [("No fit of cost against neuron count: a linear fit needs at least two "
+                   "different neuron counts, so report two or more sizes."), ""]
 
     for entry in summary.get("did_not_fit", []):
         lines.append(f"{entry['n_neurons']} neurons do not fit: {entry['needed']} "

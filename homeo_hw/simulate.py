@@ -30,7 +30,7 @@ from .cxxrtl import (CxxrtlSimulator, CxxrtlUnavailable, run_pysim, unavailable_
 
 __all__ = [
     "BACKENDS", "BackendUnavailable", "WindowRecord", "SimulationResult", "simulate", "load_raster",
-    "default_backend", "plot_simulation",
+    "check_spike_counts", "default_backend", "plot_simulation",
     "RegulatorBench", "RegulatorSimulation", "simulate_regulator",
 ]
 
@@ -400,8 +400,8 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
     Raises
     ------
     ValueError
-        If the raster's shape does not match ``config``, the raster contains negative values, or
-        the back end is unknown.
+        If the raster's shape does not match ``config``, the raster contains values that are not
+        spike counts (:func:`check_spike_counts`), or the back end is unknown.
     BackendUnavailable
         If ``backend`` is ``cxxrtl`` and no C++ compiler or CXXRTL runtime is found.
     """
@@ -416,8 +416,7 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
     if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
         raise ValueError(f"raster must have shape (timesteps, {config.n_neurons}), not "
                          f"{raster.shape}")
-    if raster.size and raster.min() < 0:
-        raise ValueError("raster contains negative spike counts")
+    check_spike_counts(raster)
     clipped = int(np.maximum(raster.astype(np.int64) - 1, 0).sum())
     raster = (raster > 0).astype(np.int64)
     weights = (np.zeros((1, config.n_neurons), dtype=np.int64) if weights is None
@@ -441,6 +440,46 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
                             cycles=simulation.cycles, clipped_spikes=clipped)
 
 
+def check_spike_counts(raster, name="raster"):
+    """Check that ``raster`` contains spike counts: 0/1 or non-negative integers.
+
+    A floating-point raster is accepted when every value is a whole number, as when counts were
+    saved as floats. ``name`` names the raster in the message, such as its file.
+
+    Raises
+    ------
+    ValueError
+        If the raster is neither numeric nor boolean, or contains a value that is not a whole
+        number or is negative. The message gives the first such value with its timestep and
+        neuron.
+    """
+    raster = np.asarray(raster)
+    rule = "spike counts, 0/1 or non-negative integers"
+    if raster.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must contain {rule}, not values of type {raster.dtype}")
+    if raster.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            fractional = ~np.isfinite(raster) | (raster != np.round(raster))
+        if fractional.any():
+            position = tuple(int(i) for i in np.argwhere(fractional)[0])
+            value = raster[position].item()
+            raise ValueError(f"{name} must contain {rule}, but contains {value!r}, which is not a "
+                             f"whole number, at {_describe_position(position)}; a rate or "
+                             f"probability matrix is not a raster")
+    negative = raster < 0
+    if negative.any():
+        position = tuple(int(i) for i in np.argwhere(negative)[0])
+        value = raster[position].item()
+        raise ValueError(f"{name} contains negative spike counts, such as {value!r} at "
+                         f"{_describe_position(position)}; it must contain {rule}")
+
+
+def _describe_position(position):
+    if len(position) == 2:
+        return f"timestep {position[0]}, neuron {position[1]}"
+    return f"index {position}"
+
+
 def load_raster(path, *, dt=0.001):
     """Load a spike raster from a file, a (timesteps, n_neurons) array of spike counts.
 
@@ -452,11 +491,27 @@ def load_raster(path, *, dt=0.001):
     Raises
     ------
     ValueError
-        If the file is of another kind or contains no raster.
+        If the file is of another kind, is not a NumPy array file, or contains no raster.
     """
-    from .golden.rates import load_recording
 
     path = os.fspath(path)
+    try:
+        return _load_raster(path, dt)
+    except ValueError as error:
+        # NumPy reads a file that is neither .npy nor a zip archive as a pickle, which
+        # allow_pickle=False rejects with a message about pickles; object arrays raise the same.
+        if "allow_pickle" not in str(error):
+            raise
+        raise ValueError(f"cannot read the raster {path}: it is not a NumPy array file (.npy, or "
+                         f".npz made by numpy.savez) of numbers") from None
+    except EOFError:
+        raise ValueError(f"cannot read the raster {path}: the file is empty or truncated, not a "
+                         f"NumPy array file") from None
+
+
+def _load_raster(path, dt):
+    from .golden.rates import load_recording
+
     if path.lower().endswith(".npz"):
         with np.load(path, allow_pickle=False) as archive:
             if "spike_indices" not in archive.files:
@@ -476,7 +531,11 @@ def load_raster(path, *, dt=0.001):
 
 
 def plot_simulation(result, path):
-    """Plot the rates and thresholds of every window of a simulation as a PNG."""
+    """Plot the rates and thresholds of every window of a simulation to ``path``.
+
+    The suffix of ``path`` selects the image format, as in :meth:`matplotlib.figure.Figure.savefig`;
+    a path without a suffix gets a PNG under exactly that name.
+    """
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
@@ -507,5 +566,8 @@ def plot_simulation(result, path):
     figure.suptitle(f"{config.n_neurons} neurons, {len(windows)} windows of {config.window} "
                     f"timesteps ({result.backend})")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    # Without a suffix, matplotlib would append ".png" to the name; an explicit format writes
+    # exactly the path given.
+    image_format = None if os.path.splitext(os.fspath(path))[1] else "png"
+    figure.savefig(path, dpi=100, format=image_format)
     pyplot.close(figure)

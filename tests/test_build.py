@@ -235,3 +235,27 @@ def test_build_rejects_unknown_architecture(tmp_path):
 def test_build_rejects_negative_seed(tmp_path):
     with pytest.raises(ValueError, match=r"seed must be a non-negative integer, not -1"):
         build("icestick", 4, seed=-1, root=tmp_path)
+
+
+def test_build_root_file_rejected(tmp_path):
+    root = tmp_path / "afile"
+    root.write_text("")
+    with pytest.raises(ValueError, match=r"build root .*afile is a file, not a folder; give a "
+                                         r"folder path"):
+        build("icestick", 2, root=root)
+    with pytest.raises(ValueError, match=r"build root .*afile/sub cannot be created because "
+                                         r".*afile is a file"):
+        build("icestick", 2, root=root / "sub")
+
+
+def test_build_removes_stale_verilog(tmp_path):
+    # A failing synthesis stops the build early; the stale top.v must be gone by then.
+    directory = tmp_path / build_dir_name("icestick", "parallel", 2, 1)
+    directory.mkdir()
+    stale = directory / "top.v"
+    stale.write_text("module top(); endmodule\n")
+    yosys = write_script(tmp_path / "fake-yosys", "exit 1")
+    environ = dict(os.environ, YOSYS=str(yosys))
+    with pytest.raises(BuildError, match=r"synthesis \(yosys\) failed"):
+        build("icestick", 2, root=tmp_path, environ=environ, module_stat=False)
+    assert not stale.exists()

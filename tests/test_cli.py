@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import homeo_hw.build
@@ -192,3 +193,130 @@ def test_export_writes_verilog(tmp_path, capsys):
     assert main(["export", "--neurons", "2", "--output", str(output)]) == 0
     assert "module regulator(" in output.read_text()
     assert f"wrote {output}" in capsys.readouterr().out
+
+
+def small_raster(tmp_path, name="raster.npy", dtype=np.int64):
+    """Save 64 timesteps of 2 neurons, spiking on alternate timesteps, and return the path."""
+    raster = np.zeros((64, 2), dtype=dtype)
+    raster[::2, 0] = 1
+    raster[1::4, 1] = 1
+    path = tmp_path / name
+    np.save(path, raster)
+    return path
+
+
+def sim_args(raster, *extra):
+    return ["sim", "--raster", str(raster), "--neurons", "2", "--window", "16",
+            "--target-count", "2", "--backend", "pysim", *extra]
+
+
+def one_error_line(capsys):
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("homeo-hw: error: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0], captured.out
+
+
+@pytest.mark.parametrize("option", ["--vcd", "--plot"])
+def test_sim_output_in_missing_folder(option, tmp_path, capsys):
+    target = tmp_path / "absent" / "out.file"
+    assert main(sim_args(small_raster(tmp_path), option, str(target))) == 1
+    error, output = one_error_line(capsys)
+    assert (f"{option} {target} cannot be written because the folder {target.parent} does not "
+            f"exist; create it first") in error
+    # Checked before the simulation, so nothing ran.
+    assert "simulated" not in output
+
+
+@pytest.mark.parametrize("option", ["--vcd", "--plot"])
+def test_sim_output_that_is_a_folder(option, tmp_path, capsys):
+    assert main(sim_args(small_raster(tmp_path), option, str(tmp_path))) == 1
+    error, output = one_error_line(capsys)
+    assert f"{option} {tmp_path} is a folder; give a file name" in error
+    assert "simulated" not in output
+
+
+def test_export_output_in_missing_folder(tmp_path, capsys):
+    target = tmp_path / "absent" / "r.v"
+    assert main(["export", "--neurons", "2", "-o", str(target)]) == 1
+    error, _ = one_error_line(capsys)
+    assert f"--output {target} cannot be written because the folder" in error
+    assert "does not exist" in error
+
+
+def test_export_output_that_is_a_folder(tmp_path, capsys):
+    assert main(["export", "--neurons", "2", "-o", str(tmp_path)]) == 1
+    error, _ = one_error_line(capsys)
+    assert f"--output {tmp_path} is a folder; give a file name" in error
+
+
+def test_build_dir_that_is_a_file(fake_build, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main(["build", "--board", "icestick", "--neurons", "2",
+                 "--build-dir", str(afile)]) == 1
+    error, _ = one_error_line(capsys)
+    assert f"--build-dir {afile} is a file, not a folder; give a folder path" in error
+    assert fake_build == []
+
+
+@pytest.mark.parametrize("option", ["--output", "--build-dir"])
+def test_report_file_as_folder_checked_first(option, fake_build, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main(["report", "--board", "icestick", "--neurons", "1,2", option, str(afile)]) == 1
+    error, _ = one_error_line(capsys)
+    assert f"{option} {afile} is a file, not a folder" in error
+    # Checked before any size is built.
+    assert fake_build == []
+
+
+def test_sim_fractional_float_raster_rejected(tmp_path, capsys):
+    path = tmp_path / "rates.npy"
+    np.save(path, np.full((64, 2), 0.25))
+    assert main(sim_args(path)) == 1
+    error, output = one_error_line(capsys)
+    assert (f"the raster {path} must contain spike counts, 0/1 or non-negative integers, but "
+            f"contains 0.25, which is not a whole number, at timestep 0, neuron 0") in error
+    assert "simulated" not in output
+
+
+def test_sim_negative_counts_name_file(tmp_path, capsys):
+    path = tmp_path / "negative.npy"
+    raster = np.zeros((64, 2), dtype=np.int64)
+    raster[5, 1] = -1
+    np.save(path, raster)
+    assert main(sim_args(path)) == 1
+    error, _ = one_error_line(capsys)
+    assert (f"the raster {path} contains negative spike counts, such as -1 at timestep 5, "
+            f"neuron 1") in error
+
+
+def test_sim_whole_float_raster_accepted(tmp_path, capsys):
+    assert main(sim_args(small_raster(tmp_path, "int.npy"))) == 0
+    integer_output = capsys.readouterr().out
+    assert main(sim_args(small_raster(tmp_path, "float.npy", dtype=np.float64))) == 0
+    float_output = capsys.readouterr().out
+    assert "all 4 windows match the golden model" in float_output
+    assert float_output == integer_output
+
+
+@pytest.mark.parametrize("name", ["text.npy", "text.npz"])
+def test_sim_file_that_is_not_numpy(name, tmp_path, capsys):
+    path = tmp_path / name
+    path.write_text("hello")
+    assert main(sim_args(path)) == 1
+    error, _ = one_error_line(capsys)
+    assert f"cannot read the raster {path}: it is not a NumPy array file" in error
+    assert "pickle" not in error
+
+
+def test_sim_plot_without_suffix(tmp_path, capsys):
+    plot = tmp_path / "noext"
+    assert main(sim_args(small_raster(tmp_path), "--plot", str(plot))) == 0
+    output = capsys.readouterr().out
+    assert f"wrote {plot}\n" in output
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "noext.png").exists()

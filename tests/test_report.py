@@ -161,8 +161,9 @@ def test_summary_markdown_and_plot(tmp_path):
     assert "| 4 | 1020 | 255.0 | 1 | 698 | 353 | 345 | 856 | 125 | 74.3 | 12.0 | met |" in markdown
     assert "80.00 per neuron plus 700 fixed, of 1280 on the device" in markdown
     assert "Measured with `homeo-hw report --board icestick`." in markdown
-    assert ("Largest neuron count that fits, from the fit: 7 (7 by logic cells, no limit from "
-            "block RAMs).") in markdown
+    assert ("Estimated largest neuron count that fits, extrapolated from the linear fit of 3 "
+            "sizes: 7 (7 by logic cells, no limit from block RAMs).") in markdown
+    assert "This is an estimate:" in markdown
 
     write_json(summary, tmp_path / "report.json")
     assert json.loads((tmp_path / "report.json").read_text()) == summary
@@ -189,3 +190,5 @@ def test_summary_single_size_has_no_fit():
     assert "max_neurons" not in summary
     markdown = format_markdown(summary)
     assert "| 4 | 1019 |" in markdown
+    assert "a linear fit needs at least two different neuron counts" in markdown
+    assert "largest neuron count" not in markdown.lower()

@@ -12,8 +12,8 @@ from homeo_hw.cxxrtl import CxxrtlUnavailable
 from homeo_hw.golden import IntegerRegulator
 from homeo_hw.golden.rates import load_recording
 from homeo_hw.simulate import (BackendUnavailable, RegulatorBench, WindowRecord, _compare,
-                               default_backend, load_raster, plot_simulation, simulate,
-                               simulate_regulator)
+                               check_spike_counts, default_backend, load_raster, plot_simulation,
+                               simulate, simulate_regulator)
 from tests.sim import assert_array_equal, assert_value_equal
 
 
@@ -141,8 +141,42 @@ def test_simulate_rejects_wrong_shape():
 def test_simulate_rejects_negative_counts():
     raster = np.zeros((16, CONFIG.n_neurons), dtype=int)
     raster[2, 2] = -1
-    with pytest.raises(ValueError, match=r"raster contains negative spike counts"):
+    with pytest.raises(ValueError, match=r"raster contains negative spike counts, such as -1 "
+                                         r"at timestep 2, neuron 2"):
         simulate(CONFIG, raster, backend="pysim")
+
+
+def test_simulate_rejects_fractional_floats():
+    raster = np.zeros((16, CONFIG.n_neurons))
+    raster[3, 7] = 0.5
+    with pytest.raises(ValueError, match=r"raster must contain spike counts, 0/1 or non-negative "
+                                         r"integers, but contains 0.5, which is not a whole "
+                                         r"number, at timestep 3, neuron 7"):
+        simulate(CONFIG, raster, backend="pysim")
+
+
+def test_simulate_accepts_whole_number_floats():
+    raster = load_raster(DATA / "brunel_quiet.npz")[:32, :CONFIG.n_neurons]
+    from_floats = simulate(CONFIG, raster.astype(np.float64), backend="pysim")
+    from_integers = simulate(CONFIG, raster, backend="pysim")
+    assert from_floats.matched, "\n".join(from_floats.mismatches[:10])
+    assert_windows_equal(from_floats.windows, from_integers.windows)
+
+
+@pytest.mark.parametrize("raster, message", [
+    (np.array([[1.0, np.nan]]), r"contains nan, which is not a whole number, at timestep 0"),
+    (np.array([[1.0, np.inf]]), r"contains inf, which is not a whole number"),
+    (np.array([["1", "0"]]), r"r.npy must contain spike counts, 0/1 .* not values of type <U1"),
+])
+def test_check_spike_counts_rejects(raster, message):
+    with pytest.raises(ValueError, match=message):
+        check_spike_counts(raster, "the raster r.npy")
+
+
+def test_check_spike_counts_accepts_counts():
+    check_spike_counts(np.array([[0, 3], [1, 0]]))
+    check_spike_counts(np.array([[True, False]]))
+    check_spike_counts(np.array([[0.0, 2.0]]))
 
 
 def test_simulate_rejects_unknown_backend():
@@ -197,6 +231,29 @@ def test_plot_written(tmp_path):
     result = simulate(CONFIG, raster, backend="pysim")
     plot_simulation(result, tmp_path / "sim.png")
     assert (tmp_path / "sim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Without a suffix, the plot is a PNG under exactly the name given.
+    plot_simulation(result, tmp_path / "noext")
+    assert (tmp_path / "noext").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "noext.png").exists()
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("text.npy", b"hello", r"it is not a NumPy array file"),
+    ("text.npz", b"hello", r"it is not a NumPy array file"),
+    ("empty.npy", b"", r"the file is empty or truncated, not a NumPy array file"),
+])
+def test_load_raster_rejects_non_numpy_file(name, content, message, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"cannot read the raster .*{name}: {message}"):
+        load_raster(path)
+
+
+def test_load_raster_rejects_object_array(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([[1, None]], dtype=object))
+    with pytest.raises(ValueError, match=r"objects.npy: it is not a NumPy array file"):
+        load_raster(tmp_path / "objects.npy")
 
 
 def test_load_raster_event_recording():
