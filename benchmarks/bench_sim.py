@@ -1,6 +1,7 @@
-"""Compare the cycle rate of Amaranth's simulator and of the CXXRTL back end on the Regulator.
+"""Compare the cycle rate of Amaranth's simulator and of the CXXRTL back end.
 
-Both simulators run the same design, the Regulator with its weight memory as
+With ``--design parallel`` (the default), both simulators run the same design, the Regulator with
+its weight memory as
 :func:`homeo_hw.simulate.simulate_regulator` builds it, on the same seeded random raster with one
 timestep per cycle. Amaranth's simulator (pysim) gets a short run, timed without building the
 simulator. CXXRTL gets a long run, timed end to end from Python: one
@@ -9,9 +10,24 @@ stimulus then runs in calls of one window each, to show the cost per call. The t
 and compile the CXXRTL library is reported separately. By default it is measured in a fresh
 cache folder.
 
+With ``--design tdm``, both simulators run the time-multiplexed
+:class:`~homeo_hw.tdm_regulator.TDMRegulator` (1024 neurons by default, window 64) through
+:func:`homeo_hw.cxxrtl.run_pysim` and :meth:`~homeo_hw.cxxrtl.CxxrtlSimulator.run`, on the same
+open-loop stimulus: ``events.valid`` is high in every cycle, with a seeded random neuron index,
+and every ``--mark-interval`` cycles (``n_neurons // 8`` by default) the event is a timestep-end
+mark instead. The stimulus ignores ``events.ready``, so the events offered while the regulator
+initialises or sweeps are dropped, and the timesteps are not the ones the stimulus intends. That
+does not matter for a speed measurement, because the pipeline still runs a spike, a mark or a
+sweep step in almost every cycle. Amaranth's simulator gets a short run, timed as one
+:func:`~homeo_hw.cxxrtl.run_pysim` call that includes building the simulator (a one-cycle call
+is timed too, to show that fixed cost). Both simulators record the same outputs in every cycle
+of the short run, to check that they agree. The long CXXRTL run records only the statistics at
+each ``window_done``.
+
 Run from the repository root::
 
     python benchmarks/bench_sim.py --neurons 256
+    python benchmarks/bench_sim.py --design tdm --neurons 1024
 """
 
 import argparse
@@ -24,9 +40,17 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from homeo_hw.config import RegulatorConfig
-from homeo_hw.cxxrtl import CxxrtlSimulator, unavailable_reason
+from homeo_hw.cxxrtl import CxxrtlSimulator, run_pysim as run_pysim_trace, unavailable_reason
 from homeo_hw.golden.regulator import IntegerRegulator
 from homeo_hw.simulate import RegulatorBench
+from homeo_hw.tdm_regulator import TDMRegulator, event_layout
+
+
+#: Outputs of the TDMRegulator that both simulators record every cycle on the short run.
+TDM_OUTPUTS = ("events__ready", "swept_valid", "swept", "window_done", "n_above", "n_below",
+               "dispersion", "lr_exponent", "initialising")
+#: Statistics that the long CXXRTL run records at each ``window_done``.
+TDM_STATISTICS = ("n_above", "n_below", "dispersion", "lr_exponent")
 
 
 def make_raster(config, timesteps, seed):
@@ -66,26 +90,134 @@ def run_pysim(config, stimulus):
     return time.perf_counter() - start, thresholds
 
 
+def make_events(config, cycles, mark_interval, seed):
+    """Return per-cycle ``events.payload`` values of the open-loop TDMRegulator stimulus.
+
+    Each cycle carries a seeded random neuron index, and every ``mark_interval``-th cycle also
+    sets ``timestep_end``. The payload port is the flattened
+    :func:`~homeo_hw.tdm_regulator.event_layout` struct, with ``neuron`` in the low bits and
+    ``timestep_end`` above it.
+    """
+    layout = event_layout(config)
+    rng = np.random.default_rng(seed)
+    neurons = rng.integers(0, config.n_neurons, cycles, dtype=np.int64)
+    marks = (np.arange(cycles) % mark_interval) == mark_interval - 1
+    return ((neurons << layout["neuron"].offset)
+            | (marks.astype(np.int64) << layout["timestep_end"].offset))
+
+
+def main_tdm(args):
+    """Measure both simulators on the TDMRegulator and print the results."""
+    n_neurons = 1024 if args.neurons is None else args.neurons
+    config = RegulatorConfig.from_float(n_neurons, window=64)
+    mark_interval = args.mark_interval or max(1, n_neurons // 8)
+    payload = make_events(config, max(args.pysim_cycles, args.cxxrtl_cycles), mark_interval,
+                          args.seed)
+    print(f"TDMRegulator, {config.n_neurons} neurons, window {config.window}, events.valid high "
+          f"in every cycle with a random neuron, a timestep-end mark every {mark_interval} "
+          f"cycles, seed {args.seed}")
+    print("open loop: events offered while events.ready is low are dropped, which does not "
+          "matter for a speed measurement")
+
+    with tempfile.TemporaryDirectory(prefix="homeo-hw-bench-") as scratch:
+        cache_dir = args.cache_dir or Path(scratch)
+        start = time.perf_counter()
+        design = TDMRegulator(config)
+        sim = CxxrtlSimulator(design, cache_dir=cache_dir)
+        construct = time.perf_counter() - start
+        if sim.compiled:
+            print(f"cxxrtl build:  {sim.compile_time:8.1f} s generating and compiling, "
+                  f"{construct:.1f} s in all with RTLIL conversion and loading")
+        else:
+            print(f"cxxrtl build:  reused from the cache, {construct:.1f} s to convert and load")
+
+        # The timed run_pysim call includes elaborating the design and building Amaranth's
+        # simulator. A one-cycle call shows that fixed cost.
+        short = {"events__valid": np.ones(args.pysim_cycles, dtype=np.int64),
+                 "events__payload": payload[:args.pysim_cycles]}
+        start = time.perf_counter()
+        run_pysim_trace(TDMRegulator(config), {name: values[:1] for name, values in short.items()})
+        pysim_setup = time.perf_counter() - start
+        start = time.perf_counter()
+        pysim_trace = run_pysim_trace(TDMRegulator(config), short, outputs=TDM_OUTPUTS)
+        pysim_seconds = time.perf_counter() - start
+        pysim_rate = args.pysim_cycles / pysim_seconds
+        print(f"pysim:         {args.pysim_cycles:>10} cycles in {pysim_seconds:8.2f} s = "
+              f"{pysim_rate:12,.0f} cycles/s (one call; a one-cycle call takes "
+              f"{pysim_setup:.2f} s)")
+
+        sim.reset()
+        cxxrtl_trace = sim.run(inputs=short, outputs=TDM_OUTPUTS)
+        differing = [name for name in TDM_OUTPUTS
+                     if not np.array_equal(pysim_trace[name], cxxrtl_trace[name])]
+
+        long = {"events__valid": 1, "events__payload": payload[:args.cxxrtl_cycles]}
+        sim.reset()
+        start = time.perf_counter()
+        statistics = sim.run(inputs=long, outputs=TDM_STATISTICS, strobe="window_done")
+        cxxrtl_seconds = time.perf_counter() - start
+        cxxrtl_rate = args.cxxrtl_cycles / cxxrtl_seconds
+        print(f"cxxrtl:        {args.cxxrtl_cycles:>10} cycles in {cxxrtl_seconds:8.2f} s = "
+              f"{cxxrtl_rate:12,.0f} cycles/s (one call, {len(statistics)} windows)")
+        sim.close()
+
+    print(f"speed-up:      {cxxrtl_rate / pysim_rate:12,.0f}x (one call against pysim)")
+    init_cycles = design.init_cycles
+    if args.pysim_cycles <= init_cycles:
+        print(f"NOTE: the pysim run ends before initialisation does ({init_cycles} cycles), so it "
+              f"measures only the initialisation sweep; raise --pysim-cycles")
+    windows = int(np.sum(pysim_trace["window_done"]))
+    print(f"pysim and cxxrtl agree on the short run ({len(TDM_OUTPUTS)} outputs every cycle, "
+          f"{windows} windows): {not differing}"
+          + (f"; differing: {', '.join(differing)}" if differing else ""))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--neurons", type=int, default=256, help="number of neurons")
+    parser.add_argument("--design", choices=("parallel", "tdm"), default="parallel",
+                        help="design to simulate: the parallel Regulator or the time-multiplexed "
+                             "TDMRegulator")
+    parser.add_argument("--neurons", type=int, default=None,
+                        help="number of neurons (default 256 for parallel, 1024 for tdm)")
     parser.add_argument("--pysim-timesteps", type=int, default=2_000,
-                        help="timesteps (one per cycle) for Amaranth's simulator")
+                        help="timesteps (one per cycle) for Amaranth's simulator (parallel)")
     parser.add_argument("--cxxrtl-timesteps", type=int, default=1_000_000,
-                        help="timesteps (one per cycle) for CXXRTL")
+                        help="timesteps (one per cycle) for CXXRTL (parallel)")
+    parser.add_argument("--pysim-cycles", type=int, default=20_000,
+                        help="cycles for Amaranth's simulator (tdm)")
+    parser.add_argument("--cxxrtl-cycles", type=int, default=10_000_000,
+                        help="cycles for CXXRTL (tdm)")
+    parser.add_argument("--mark-interval", type=int, default=None,
+                        help="cycles from one timestep-end mark to the next (tdm, default "
+                             "neurons // 8)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="cache folder of compiled simulations; by default a fresh "
                              "temporary folder, so that the compile time is measured")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the random raster")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random stimulus")
     args = parser.parse_args()
-
-    # Amaranth's simulator compiles the Regulator's population sums into deeply nested Python
-    # expressions, which exceed the default recursion limit of 1000 at 256 neurons.
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+    for name in ("pysim_cycles", "cxxrtl_cycles", "mark_interval", "neurons"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer, not {value}")
 
     reason = unavailable_reason()
     if reason is not None:
         parser.exit(1, f"CXXRTL is unavailable: {reason}\n")
+
+    if args.design == "tdm":
+        main_tdm(args)
+    else:
+        main_parallel(args)
+
+
+def main_parallel(args):
+    """Measure both simulators on the parallel Regulator and print the results."""
+    if args.neurons is None:
+        args.neurons = 256
+
+    # Amaranth's simulator compiles the Regulator's population sums into deeply nested Python
+    # expressions, which exceed the default recursion limit of 1000 at 256 neurons.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
     config = RegulatorConfig(n_neurons=args.neurons)
     raster = make_raster(config, max(args.pysim_timesteps, args.cxxrtl_timesteps), args.seed)
