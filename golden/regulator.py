@@ -51,7 +51,7 @@ class RegulatorState:
             counts=np.zeros(n, dtype=np.int64),
             thresholds=np.full(n, config.threshold_init, dtype=np.int64),
             classes=np.zeros(n, dtype=np.int8),
-            lr_exponent=min(max(0, config.lr_exponent_min), config.lr_exponent_max),
+            lr_exponent=config.lr_exponent_init,
         )
 
     def copy(self):

@@ -271,6 +271,11 @@ class RegulatorConfig:
         return (self.n_neurons * self.counter_max).bit_length()
 
     @property
+    def lr_exponent_init(self):
+        """Learning-rate exponent after reset: 0 clamped to the exponent range."""
+        return min(max(0, self.lr_exponent_min), self.lr_exponent_max)
+
+    @property
     def lr_exponent_width(self):
         """Width of the signed learning-rate exponent."""
         return max(abs(self.lr_exponent_min), abs(self.lr_exponent_max)).bit_length() + 1

@@ -189,7 +189,7 @@ class Regulator(wiring.Component):
     @property
     def lr_exponent_init(self):
         """Reset value of ``lr_exponent``: 0 clamped to the exponent range."""
-        return min(max(0, self._config.lr_exponent_min), self._config.lr_exponent_max)
+        return self._config.lr_exponent_init
 
     @property
     def weight_depth(self):

@@ -197,7 +197,7 @@ class TDMRegulator(wiring.Component):
                 f"or None, not {memory_implementation!r}")
 
         n = config.n_neurons
-        lr_reset = min(max(0, config.lr_exponent_min), config.lr_exponent_max)
+        lr_reset = config.lr_exponent_init
         super().__init__({
             "events": In(stream.Signature(event_layout(config))),
             "threshold_request": In(stream.Signature(unsigned(_index_width(config)))),

@@ -235,3 +235,9 @@ def test_field_names_and_rules():
     assert len(names) == len(set(names))
     assert RegulatorConfig(update_rule=PROPORTIONAL).update_rule == PROPORTIONAL
     assert RegulatorConfig().update_rule == DEADBAND
+
+
+def test_lr_exponent_init_clamps_zero():
+    assert RegulatorConfig().lr_exponent_init == 0
+    assert RegulatorConfig(lr_exponent_min=1, lr_exponent_max=3).lr_exponent_init == 1
+    assert RegulatorConfig(lr_exponent_min=-3, lr_exponent_max=-2).lr_exponent_init == -2
