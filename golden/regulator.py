@@ -62,7 +62,7 @@ class RegulatorState:
 
 @dataclass(frozen=True)
 class WindowResult:
-    """What the regulator computed at the end of one window.
+    """Results of one window, as the regulator computes them at its end.
 
     Attributes
     ----------
@@ -212,7 +212,7 @@ class IntegerRegulator:
 
 def _check_binary(spikes, name):
     # The gateware takes one spike bit per neuron and timestep, so a count of 2 in one timestep
-    # has no meaning here; several spikes per timestep go through step_events.
+    # has no meaning here. Several spikes per timestep go through step_events.
     if spikes.dtype == np.bool_:
         return
     invalid = (spikes != 0) & (spikes != 1)

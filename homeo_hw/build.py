@@ -19,7 +19,7 @@ build writes, in ``<root>/<board>-<arch>-n<neurons>-s<seed>/``:
 ``homeo_build.json``
     The cache key and the options of the build.
 ``top.v``
-    The board top-level as Verilog, only when the build asks for it. A build without it removes
+    The board top-level as Verilog, only when the build requests it. A build without it removes
     the ``top.v`` of an earlier build in the same folder, which would describe another design.
 
 A build whose design (RTLIL text without its source-location attributes, and every other file of
