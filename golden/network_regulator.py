@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from homeo_hw.config import DEADBAND, PROPORTIONAL, UPDATE_RULES, RegulatorConfig
+from homeo_hw.config import DEADBAND, PROPORTIONAL, RegulatorConfig, UPDATE_RULES, check_config
 from ._validation import (
     as_float_array, check_fraction, check_int, check_positive, check_range, check_rates,
     check_real, check_same_shape, result_dtype,
@@ -149,8 +149,7 @@ class NetworkRegulator:
         units for the dead-band rule, and ``2 ** -proportional_shift * window`` raw units for the
         proportional rule, whose integer gain is ``2 ** -proportional_shift`` raw units per spike.
         """
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         scale = config.threshold_scale
         if config.update_rule == DEADBAND:
             step = config.threshold_step / scale

@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from homeo_hw.config import RegulatorConfig
+from homeo_hw.config import check_config
 from .margin_comparator import ABOVE, BELOW, classify
 from .rate_counter import count_events, count_spikes
 from .threshold_adder import update_thresholds
@@ -120,8 +120,7 @@ class IntegerRegulator:
     """
 
     def __init__(self, config, state=None):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         self.config = config
         self.state = RegulatorState.reset(config) if state is None else state.copy()
 

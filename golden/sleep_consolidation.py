@@ -4,7 +4,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from homeo_hw.config import DECAY_FRAC_BITS, STRENGTH_FRAC_BITS, RegulatorConfig, round_half_up
+from homeo_hw.config import (
+    DECAY_FRAC_BITS, STRENGTH_FRAC_BITS, check_config, round_half_up,
+)
 from ._validation import as_float_array, check_fraction, check_int, check_real, result_dtype
 
 
@@ -86,8 +88,7 @@ class SleepConsolidation:
 
         The schedule is not part of a :class:`RegulatorConfig`, so it is given here.
         """
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         return cls(decay_exponent=config.decay_exponent_raw / (1 << DECAY_FRAC_BITS),
                    duration_fraction=duration_fraction,
                    consolidation_strength=config.strength_raw / (1 << STRENGTH_FRAC_BITS),

@@ -13,7 +13,7 @@ __all__ = [
     "RegulatorConfig",
     "DEADBAND", "PROPORTIONAL", "UPDATE_RULES",
     "DECAY_FRAC_BITS", "STRENGTH_FRAC_BITS",
-    "round_half_up", "reference_dispersion",
+    "round_half_up", "reference_dispersion", "check_config", "check_n_pre",
 ]
 
 
@@ -29,6 +29,18 @@ STRENGTH_FRAC_BITS = 4
 # The largest sleep decay exponent, 4.0: beyond it every weight but the largest decays to zero
 # at 8-bit precision anyway.
 _DECAY_EXPONENT_MAX_RAW = 4 << DECAY_FRAC_BITS
+
+
+def check_config(config):
+    """Raise :exc:`TypeError` unless ``config`` is a :class:`RegulatorConfig`."""
+    if not isinstance(config, RegulatorConfig):
+        raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+
+
+def check_n_pre(n_pre):
+    """Validate a count of pre-synaptic neurons, the rows of a weight matrix."""
+    _check_int("n_pre", n_pre, minimum=1,
+               fix="; it is the number of pre-synaptic neurons, the rows of the weight matrix")
 
 
 def round_half_up(value):

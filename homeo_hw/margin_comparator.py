@@ -4,7 +4,7 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import RegulatorConfig
+from .config import check_config
 
 
 __all__ = ["MarginComparator"]
@@ -34,8 +34,7 @@ class MarginComparator(wiring.Component):
     """
 
     def __init__(self, config):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         self._config = config
         super().__init__({
             "count": In(unsigned(config.counter_width)),

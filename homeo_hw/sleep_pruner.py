@@ -5,7 +5,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .config import DECAY_FRAC_BITS, STRENGTH_FRAC_BITS, RegulatorConfig
+from .config import DECAY_FRAC_BITS, STRENGTH_FRAC_BITS, check_config
 from .log2 import Exp2, Log2, log_width
 
 
@@ -68,8 +68,7 @@ class SleepPruner(wiring.Component):
     """
 
     def __init__(self, config, depth):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         if isinstance(depth, bool) or not isinstance(depth, int):
             raise TypeError(f"depth must be an integer, not {depth!r}")
         if depth < 1:

@@ -5,7 +5,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .config import RegulatorConfig
+from .config import check_config, check_n_pre
 from .weight_scaler import WeightScaler
 
 
@@ -61,12 +61,8 @@ class SynapticScaler(wiring.Component):
     """
 
     def __init__(self, config, n_pre):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
-        if isinstance(n_pre, bool) or not isinstance(n_pre, int):
-            raise TypeError(f"n_pre must be an integer, not {n_pre!r}")
-        if n_pre < 1:
-            raise ValueError(f"n_pre must be at least 1, not {n_pre}")
+        check_config(config)
+        check_n_pre(n_pre)
         self._config = config
         self._n_pre = n_pre
 

@@ -13,7 +13,7 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .config import DEADBAND, RegulatorConfig
+from .config import DEADBAND, check_config, check_n_pre
 from .lr_scaler import LearningRateScaler
 from .margin_comparator import MarginComparator
 from .sleep_pruner import SleepPruner
@@ -186,8 +186,7 @@ class TDMRegulator(wiring.Component):
     """
 
     def __init__(self, config, *, memory_implementation=None):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         self._config = config
         self._memory_implementation = memory_implementation
         self._word_layout = state_word_layout(config)
@@ -621,10 +620,7 @@ class TDMPlasticRegulator(wiring.Component):
     """
 
     def __init__(self, config, *, n_pre, memory_implementation=None):
-        if isinstance(n_pre, bool) or not isinstance(n_pre, int):
-            raise TypeError(f"n_pre must be an integer, not {n_pre!r}")
-        if n_pre < 1:
-            raise ValueError(f"n_pre must be at least 1, not {n_pre}")
+        check_n_pre(n_pre)
         self._regulator = TDMRegulator(config, memory_implementation=memory_implementation)
         self._config = config
         self._n_pre = n_pre

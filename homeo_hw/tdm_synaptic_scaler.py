@@ -5,7 +5,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .config import RegulatorConfig
+from .config import check_config, check_n_pre
 from .tdm_regulator import readout_layout
 from .weight_scaler import WeightScaler
 
@@ -65,12 +65,8 @@ class TDMSynapticScaler(wiring.Component):
     """
 
     def __init__(self, config, n_pre, *, response_latency):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
-        if isinstance(n_pre, bool) or not isinstance(n_pre, int):
-            raise TypeError(f"n_pre must be an integer, not {n_pre!r}")
-        if n_pre < 1:
-            raise ValueError(f"n_pre must be at least 1, not {n_pre}")
+        check_config(config)
+        check_n_pre(n_pre)
         if isinstance(response_latency, bool) or not isinstance(response_latency, int):
             raise TypeError(f"response_latency must be an integer, not {response_latency!r}")
         if response_latency < 1:

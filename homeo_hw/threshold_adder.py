@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import DEADBAND, RegulatorConfig
+from .config import DEADBAND, check_config
 
 
 __all__ = ["ThresholdAdder"]
@@ -41,8 +41,7 @@ class ThresholdAdder(wiring.Component):
     """
 
     def __init__(self, config):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         self._config = config
         super().__init__({
             "threshold": In(unsigned(config.threshold_width)),

@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import RegulatorConfig
+from .config import check_config
 
 
 __all__ = ["WeightScaler"]
@@ -37,8 +37,7 @@ class WeightScaler(wiring.Component):
     """
 
     def __init__(self, config):
-        if not isinstance(config, RegulatorConfig):
-            raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
+        check_config(config)
         self._config = config
         super().__init__({
             "weight": In(signed(config.weight_width)),
