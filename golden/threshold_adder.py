@@ -12,10 +12,10 @@ __all__ = ["proportional_delta", "update_thresholds"]
 def proportional_delta(counts, config):
     """Compute the proportional rule's raw threshold change for each count.
 
-    ``(count - target_count) / 2 ** proportional_shift``, rounded towards zero, so an error of
-    either sign smaller than ``2 ** proportional_shift`` changes nothing and the rule has no bias
-    towards lowering thresholds (an arithmetic shift, which rounds towards negative infinity,
-    would lower the threshold of every neuron one spike below target). A negative shift is an
+    ``(count - target_count) / 2 ** proportional_shift``, rounded towards zero. An error of
+    either sign smaller than ``2 ** proportional_shift`` changes nothing, so the rule has no bias
+    towards lowering thresholds. An arithmetic shift, which rounds towards negative infinity,
+    would lower the threshold of every neuron one spike below target. A negative shift is an
     exact left shift.
     """
     error = np.asarray(counts, dtype=np.int64) - config.target_count

@@ -25,7 +25,7 @@ def scale_weights(weights, classes, config):
     Parameters
     ----------
     weights : array_like of int, shape (n_pre, n_neurons)
-        Signed weights; column ``j`` holds the synapses onto neuron ``j``.
+        Signed weights; column ``j`` contains the synapses onto neuron ``j``.
     classes : array_like of int, shape (n_neurons,)
         Window classes from :func:`~.margin_comparator.classify`.
 

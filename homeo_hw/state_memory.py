@@ -206,8 +206,8 @@ class StateMemory(wiring.Component):
             read_bank.eq(looked_up),
         ]
 
-        # A write goes to the bank that this cycle's read does not use, so no bank sees two
-        # accesses in one cycle, and the table records where the newest copy is.
+        # A write goes to the bank that this cycle's read does not use, so no bank gets two
+        # accesses in one cycle. The table records where the newest copy is.
         m.d.comb += write_bank.eq(read_pending & ~read_bank)
 
         bank_data = []
@@ -272,8 +272,8 @@ class StateMemory(wiring.Component):
 
 
 class _SinglePortBank(wiring.Component):
-    """Single-port RAM with SPRAM timing: a read's data appears in the next cycle and holds until
-    the next access; a write makes the output undefined.
+    """Single-port RAM with SPRAM timing: a read's data appears in the next cycle and stays until
+    the next access. A write makes the output undefined.
 
     With ``use_spram`` it tiles SB_SPRAM256KA instances, otherwise it is a behavioural model that
     drives all ones after a write, so that a design relying on that output fails in simulation.
@@ -318,7 +318,7 @@ class _SinglePortBank(wiring.Component):
 
     def _elaborate_spram(self):
         # NOTE: this path is checked by synthesis and place and route only. The behavioural model
-        # stands in for it in simulation, and no SB_SPRAM256KA model has been simulated with it.
+        # replaces it in simulation, and no SB_SPRAM256KA model has been simulated with it.
         m = Module()
         columns = -(-self._width // SPRAM_WIDTH)
         rows = -(-self._depth // SPRAM_DEPTH)
