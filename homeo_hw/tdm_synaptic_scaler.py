@@ -18,8 +18,8 @@ class TDMSynapticScaler(wiring.Component):
 
     The weight memory contains ``n_pre * n_neurons`` signed weights, the weight from ``pre`` onto
     ``post`` at address ``pre * n_neurons + post``, as for the parallel regulator. The classes
-    live in a :class:`~.tdm_regulator.TDMRegulator`'s state memory, so the scaler requests each
-    weight's post neuron on ``class_request`` (connect it to the regulator's
+    live in a :class:`~.tdm_regulator.TDMRegulator`'s state memory, so the scaler requests the
+    class of each weight's post neuron on ``class_request`` (connect it to the regulator's
     ``threshold_request``) and takes the answer from ``class_valid`` and ``class_response``
     (connect them to ``readout_valid`` and ``readout``). It issues the weight read
     ``response_latency - 1`` cycles after the request is accepted, so that the weight and the
