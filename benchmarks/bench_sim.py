@@ -11,18 +11,16 @@ and compile the CXXRTL library is reported separately. By default it is measured
 cache folder.
 
 With ``--design tdm``, both simulators run the time-multiplexed
-:class:`~homeo_hw.tdm_regulator.TDMRegulator` (1024 neurons by default, window 64) through
-:func:`homeo_hw.cxxrtl.run_pysim` and :meth:`~homeo_hw.cxxrtl.CxxrtlSimulator.run`, on the same
-open-loop stimulus: ``events.valid`` is high in every cycle, with a seeded random neuron index,
-and every ``--mark-interval`` cycles (``n_neurons // 8`` by default) the event is a timestep-end
-mark instead. The stimulus ignores ``events.ready``, so the events offered while the regulator
-initialises or sweeps are dropped, and the timesteps are not the ones the stimulus intends. That
-does not matter for a speed measurement, because the pipeline still runs a spike, a mark or a
-sweep step in almost every cycle. Amaranth's simulator gets a short run, timed as one
-:func:`~homeo_hw.cxxrtl.run_pysim` call that includes building the simulator (a one-cycle call
-is timed too, to show that fixed cost). Both simulators record the same outputs in every cycle
-of the short run, to check that they agree. The long CXXRTL run records only the statistics at
-each ``window_done``.
+:class:`~homeo_hw.tdm_regulator.TDMRegulator` (1024 neurons by default, window 64) on the
+address events of a seeded random raster (:func:`homeo_hw.simulate.tdm_event_payloads`), sent
+as a valid/ready stream that reacts to ``events.ready`` in every cycle: an event is held while
+the regulator initialises or sweeps, and the next one follows in the cycle after it is accepted.
+In CXXRTL that loop runs in C++. Amaranth's simulator gets a short run (128 timesteps by
+default), timed as one :func:`~homeo_hw.cxxrtl.run_pysim` call that includes building the
+simulator (a one-cycle call is timed too, to show that fixed cost). Both simulators record the
+same outputs in every cycle of the short run, and the cycle of every accepted event, to check
+that they agree. The long CXXRTL run (64000 timesteps by default) records the sweep results and
+statistics, which are compared with the golden model window by window.
 
 Run from the repository root::
 
@@ -42,15 +40,14 @@ from amaranth.sim import Simulator
 from homeo_hw.config import RegulatorConfig
 from homeo_hw.cxxrtl import CxxrtlSimulator, run_pysim as run_pysim_trace, unavailable_reason
 from homeo_hw.golden.regulator import IntegerRegulator
-from homeo_hw.simulate import RegulatorBench
-from homeo_hw.tdm_regulator import TDMRegulator, event_layout
+from homeo_hw.simulate import (TDM_RECORDED, TDM_STROBES, RegulatorBench, tdm_event_payloads,
+                               tdm_windows)
+from homeo_hw.tdm_regulator import TDMRegulator
 
 
 #: Outputs of the TDMRegulator that both simulators record every cycle on the short run.
 TDM_OUTPUTS = ("events__ready", "swept_valid", "swept", "window_done", "n_above", "n_below",
                "dispersion", "lr_exponent", "initialising")
-#: Statistics that the long CXXRTL run records at each ``window_done``.
-TDM_STATISTICS = ("n_above", "n_below", "dispersion", "lr_exponent")
 
 
 def make_raster(config, timesteps, seed):
@@ -90,34 +87,18 @@ def run_pysim(config, stimulus):
     return time.perf_counter() - start, thresholds
 
 
-def make_events(config, cycles, mark_interval, seed):
-    """Return per-cycle ``events.payload`` values of the open-loop TDMRegulator stimulus.
-
-    Each cycle carries a seeded random neuron index, and every ``mark_interval``-th cycle also
-    sets ``timestep_end``. The payload port is the flattened
-    :func:`~homeo_hw.tdm_regulator.event_layout` struct, with ``neuron`` in the low bits and
-    ``timestep_end`` above it.
-    """
-    layout = event_layout(config)
-    rng = np.random.default_rng(seed)
-    neurons = rng.integers(0, config.n_neurons, cycles, dtype=np.int64)
-    marks = (np.arange(cycles) % mark_interval) == mark_interval - 1
-    return ((neurons << layout["neuron"].offset)
-            | (marks.astype(np.int64) << layout["timestep_end"].offset))
-
-
 def main_tdm(args):
     """Measure both simulators on the TDMRegulator and print the results."""
     n_neurons = 1024 if args.neurons is None else args.neurons
+    pysim_timesteps = args.pysim_timesteps or 128
+    cxxrtl_timesteps = args.cxxrtl_timesteps or 64_000
     config = RegulatorConfig.from_float(n_neurons, window=64)
-    mark_interval = args.mark_interval or max(1, n_neurons // 8)
-    payload = make_events(config, max(args.pysim_cycles, args.cxxrtl_cycles), mark_interval,
-                          args.seed)
-    print(f"TDMRegulator, {config.n_neurons} neurons, window {config.window}, events.valid high "
-          f"in every cycle with a random neuron, a timestep-end mark every {mark_interval} "
-          f"cycles, seed {args.seed}")
-    print("open loop: events offered while events.ready is low are dropped, which does not "
-          "matter for a speed measurement")
+    raster = make_raster(config, max(pysim_timesteps, cxxrtl_timesteps), args.seed)
+    short_payloads = tdm_event_payloads(config, raster[:pysim_timesteps])
+    long_payloads = tdm_event_payloads(config, raster[:cxxrtl_timesteps])
+    print(f"TDMRegulator, {config.n_neurons} neurons, window {config.window}, address events of "
+          f"a random raster (rates 0 to {4 * config.target_count / config.window:.3f} per "
+          f"timestep) sent with back-pressure, seed {args.seed}")
 
     with tempfile.TemporaryDirectory(prefix="homeo-hw-bench-") as scratch:
         cache_dir = args.cache_dir or Path(scratch)
@@ -133,43 +114,55 @@ def main_tdm(args):
 
         # The timed run_pysim call includes elaborating the design and building Amaranth's
         # simulator. A one-cycle call shows that fixed cost.
-        short = {"events__valid": np.ones(args.pysim_cycles, dtype=np.int64),
-                 "events__payload": payload[:args.pysim_cycles]}
         start = time.perf_counter()
-        run_pysim_trace(TDMRegulator(config), {name: values[:1] for name, values in short.items()})
+        run_pysim_trace(TDMRegulator(config), cycles=1, stream=("events", short_payloads))
         pysim_setup = time.perf_counter() - start
         start = time.perf_counter()
-        pysim_trace = run_pysim_trace(TDMRegulator(config), short, outputs=TDM_OUTPUTS)
+        pysim_trace = run_pysim_trace(TDMRegulator(config), outputs=TDM_OUTPUTS,
+                                      stream=("events", short_payloads))
         pysim_seconds = time.perf_counter() - start
-        pysim_rate = args.pysim_cycles / pysim_seconds
-        print(f"pysim:         {args.pysim_cycles:>10} cycles in {pysim_seconds:8.2f} s = "
-              f"{pysim_rate:12,.0f} cycles/s (one call; a one-cycle call takes "
+        pysim_cycles = len(pysim_trace)
+        pysim_rate = pysim_cycles / pysim_seconds
+        print(f"pysim:         {pysim_cycles:>10} cycles in {pysim_seconds:8.2f} s = "
+              f"{pysim_rate:12,.0f} cycles/s ({pysim_timesteps} timesteps, "
+              f"{len(short_payloads)} events, one call; a one-cycle call takes "
               f"{pysim_setup:.2f} s)")
 
         sim.reset()
-        cxxrtl_trace = sim.run(inputs=short, outputs=TDM_OUTPUTS)
+        cxxrtl_trace = sim.run(outputs=TDM_OUTPUTS, stream=("events", short_payloads))
         differing = [name for name in TDM_OUTPUTS
                      if not np.array_equal(pysim_trace[name], cxxrtl_trace[name])]
+        if not np.array_equal(pysim_trace.accepted, cxxrtl_trace.accepted):
+            differing.append("accepted cycles")
 
-        long = {"events__valid": 1, "events__payload": payload[:args.cxxrtl_cycles]}
         sim.reset()
         start = time.perf_counter()
-        statistics = sim.run(inputs=long, outputs=TDM_STATISTICS, strobe="window_done")
+        long = sim.run(outputs=TDM_RECORDED, strobe=TDM_STROBES,
+                       stream=("events", long_payloads),
+                       cycles_after_stream=design.window_done_delay + 1)
         cxxrtl_seconds = time.perf_counter() - start
-        cxxrtl_rate = args.cxxrtl_cycles / cxxrtl_seconds
-        print(f"cxxrtl:        {args.cxxrtl_cycles:>10} cycles in {cxxrtl_seconds:8.2f} s = "
-              f"{cxxrtl_rate:12,.0f} cycles/s (one call, {len(statistics)} windows)")
+        cxxrtl_cycles = sim.cycle
+        cxxrtl_rate = cxxrtl_cycles / cxxrtl_seconds
+        print(f"cxxrtl:        {cxxrtl_cycles:>10} cycles in {cxxrtl_seconds:8.2f} s = "
+              f"{cxxrtl_rate:12,.0f} cycles/s ({cxxrtl_timesteps} timesteps, "
+              f"{len(long_payloads)} events, one call)")
         sim.close()
 
+    windows = tdm_windows(config, long)
+    expected = IntegerRegulator(config).run(raster[:cxxrtl_timesteps])
+    golden_agree = len(windows) == len(expected) and all(
+        np.array_equal(w.thresholds, e.thresholds) and np.array_equal(w.counts, e.counts)
+        and (w.n_above, w.n_below, w.dispersion, w.lr_exponent)
+        == (e.n_above, e.n_below, e.dispersion, e.lr_exponent)
+        for w, e in zip(windows, expected, strict=True))
+
     print(f"speed-up:      {cxxrtl_rate / pysim_rate:12,.0f}x (one call against pysim)")
-    init_cycles = design.init_cycles
-    if args.pysim_cycles <= init_cycles:
-        print(f"NOTE: the pysim run ends before initialisation does ({init_cycles} cycles), so it "
-              f"measures only the initialisation sweep; raise --pysim-cycles")
-    windows = int(np.sum(pysim_trace["window_done"]))
-    print(f"pysim and cxxrtl agree on the short run ({len(TDM_OUTPUTS)} outputs every cycle, "
-          f"{windows} windows): {not differing}"
+    pysim_windows = int(np.sum(pysim_trace["window_done"]))
+    print(f"pysim and cxxrtl agree on the short run ({len(TDM_OUTPUTS)} outputs every cycle and "
+          f"the cycle of every accepted event, {pysim_windows} windows): {not differing}"
           + (f"; differing: {', '.join(differing)}" if differing else ""))
+    print(f"cxxrtl equals the golden model on the long run ({len(windows)} windows): "
+          f"{golden_agree}")
 
 
 def main():
@@ -179,23 +172,17 @@ def main():
                              "TDMRegulator")
     parser.add_argument("--neurons", type=int, default=None,
                         help="number of neurons (default 256 for parallel, 1024 for tdm)")
-    parser.add_argument("--pysim-timesteps", type=int, default=2_000,
-                        help="timesteps (one per cycle) for Amaranth's simulator (parallel)")
-    parser.add_argument("--cxxrtl-timesteps", type=int, default=1_000_000,
-                        help="timesteps (one per cycle) for CXXRTL (parallel)")
-    parser.add_argument("--pysim-cycles", type=int, default=20_000,
-                        help="cycles for Amaranth's simulator (tdm)")
-    parser.add_argument("--cxxrtl-cycles", type=int, default=10_000_000,
-                        help="cycles for CXXRTL (tdm)")
-    parser.add_argument("--mark-interval", type=int, default=None,
-                        help="cycles from one timestep-end mark to the next (tdm, default "
-                             "neurons // 8)")
+    parser.add_argument("--pysim-timesteps", type=int, default=None,
+                        help="timesteps for Amaranth's simulator (default 2000 for parallel, "
+                             "128 for tdm)")
+    parser.add_argument("--cxxrtl-timesteps", type=int, default=None,
+                        help="timesteps for CXXRTL (default 1000000 for parallel, 64000 for tdm)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="cache folder of compiled simulations; by default a fresh "
                              "temporary folder, so that the compile time is measured")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random stimulus")
     args = parser.parse_args()
-    for name in ("pysim_cycles", "cxxrtl_cycles", "mark_interval", "neurons"):
+    for name in ("pysim_timesteps", "cxxrtl_timesteps", "neurons"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, not {value}")
@@ -214,6 +201,8 @@ def main_parallel(args):
     """Measure both simulators on the parallel Regulator and print the results."""
     if args.neurons is None:
         args.neurons = 256
+    args.pysim_timesteps = args.pysim_timesteps or 2_000
+    args.cxxrtl_timesteps = args.cxxrtl_timesteps or 1_000_000
 
     # Amaranth's simulator compiles the Regulator's population sums into deeply nested Python
     # expressions, which exceed the default recursion limit of 1000 at 256 neurons.

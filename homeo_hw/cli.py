@@ -247,9 +247,9 @@ def _command_sim(args):
         raise CommandError(f"{args.raster} has {len(raster)} timesteps, less than one window of "
                            f"{config.window}; use a smaller --window")
 
-    result = simulate(config, raster, backend=args.backend, vcd_file=args.vcd)
+    result = simulate(config, raster, backend=args.backend, vcd_file=args.vcd, arch=args.arch)
     print(f"simulated {len(raster)} timesteps of {config.n_neurons} neurons, "
-          f"{result.cycles} cycles, back end {result.backend}")
+          f"{result.cycles} cycles, architecture {args.arch}, back end {result.backend}")
     if result.clipped_spikes:
         print(f"  {result.clipped_spikes} spikes dropped: the gateware takes at most one spike "
               f"per neuron and timestep")
@@ -302,7 +302,7 @@ def _command_export(args):
 
 
 def _parser():
-    from .simulate import BACKENDS
+    from .simulate import ARCHITECTURES as SIM_ARCHITECTURES, BACKENDS
 
     parser = argparse.ArgumentParser(
         prog="homeo-hw",
@@ -347,6 +347,9 @@ def _parser():
     sim.add_argument("--backend", choices=BACKENDS, default="auto",
                      help="simulator: pysim (Amaranth), cxxrtl (compiled, needs a C++ compiler), "
                           "or auto, the fastest available (default)")
+    sim.add_argument("--arch", choices=SIM_ARCHITECTURES, default="parallel",
+                     help="regulator architecture: parallel (one timestep per cycle) or tdm "
+                          "(address events with back-pressure) (default parallel)")
     sim.add_argument("--vcd", type=Path, metavar="FILE", help="write a waveform to FILE")
     sim.add_argument("--plot", type=Path, metavar="FILE",
                      help="plot rates and thresholds per window to FILE; its suffix selects the "

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,13 +50,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Yosys script that translates ``design.il`` into ``design.cc``. Before ``write_cxxrtl``, it
-#: splits the registers of array signals (such as per-neuron counters) into one register per
-#: element. CXXRTL (Yosys 0.70) reads a slice of a wide value by shifting every bit above the
-#: slice's start, so reading all N elements of an N-element register would take time in N**2.
+#: splits the registers of array signals wider than 64 bits (such as per-neuron counters) into one
+#: register per element. CXXRTL (Yosys 0.70) reads a slice of a wide value by shifting every bit
+#: above the slice's start, so reading all N elements of an N-element register would take time in
+#: N**2. Narrower wires stay whole: every wire costs a comparison in each ``commit()``, and
+#: splitting them made the time-multiplexed regulator about half as fast.
 #: ``write_cxxrtl`` uses full optimization, and debug information for every public wire (``-g4``
 #: computes optimized-out wires on demand), which the C API and the VCD writer need.
-_YOSYS_SCRIPT = ("read_rtlil design.il; proc; flatten; splitcells; splitnets -driver; opt_clean; "
-                 "write_cxxrtl -O6 -g4 design.cc")
+_YOSYS_SCRIPT = ("read_rtlil design.il; proc; flatten; splitcells; "
+                 "splitnets -driver s:65:1000000000; opt_clean; write_cxxrtl -O6 -g4 design.cc")
 #: Compiler options. The CXXRTL runtime of Yosys 0.70 compiles as C++17 (checked with g++ 12).
 _CXX_OPTIONS = ("-std=c++17", "-O2", "-fPIC", "-shared")
 _LIBRARY_NAME = "libdesign.so"
@@ -233,6 +235,14 @@ class _Output(ctypes.Structure):
     _fields_ = [("object", ctypes.c_void_p), ("data", ctypes.c_void_p)]
 
 
+class _Stream(ctypes.Structure):
+    # `struct homeo_stream` of cxxrtl_driver.cc.
+    _fields_ = [("valid", ctypes.c_void_p), ("payload", ctypes.c_void_p),
+                ("ready", ctypes.c_void_p), ("data", ctypes.c_void_p),
+                ("count", ctypes.c_size_t), ("sent", ctypes.c_size_t),
+                ("accepted_cycles", ctypes.c_void_p)]
+
+
 _ENUM_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_Object),
                                   ctypes.c_size_t)
 
@@ -246,6 +256,8 @@ def _load_library(path):
         "cxxrtl_destroy": ([handle], None),
         "cxxrtl_reset": ([handle], None),
         "cxxrtl_step": ([handle], size_t),
+        "cxxrtl_eval": ([handle], ctypes.c_int),
+        "cxxrtl_commit": ([handle], ctypes.c_int),
         "cxxrtl_get_parts": ([handle, ctypes.c_char_p, ctypes.POINTER(size_t)],
                              ctypes.POINTER(_Object)),
         "cxxrtl_enum": ([handle, pointer, _ENUM_CALLBACK], None),
@@ -259,9 +271,10 @@ def _load_library(path):
         "cxxrtl_vcd_read": ([handle, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(size_t)],
                             None),
         "homeo_run": ([handle, pointer, size_t, ctypes.POINTER(_Input), size_t,
-                       ctypes.POINTER(_Output), size_t, pointer,
-                       ctypes.POINTER(ctypes.c_uint64), size_t, ctypes.POINTER(size_t), handle,
-                       ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint64], size_t),
+                       ctypes.POINTER(_Output), size_t, ctypes.POINTER(ctypes.c_void_p), size_t,
+                       ctypes.POINTER(ctypes.c_uint64), size_t, ctypes.POINTER(size_t),
+                       ctypes.POINTER(_Stream), ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+                       handle, ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint64], size_t),
     }
     for name, (argtypes, restype) in signatures.items():
         function = getattr(library, name)
@@ -428,10 +441,14 @@ class Trace:
         Recorded values per output name, one row per recorded cycle. Ports of at most 64 bits are
         1-D int64 arrays (uint64 for unsigned 64-bit ports); wider ports are (records, chunks)
         uint32 arrays, which :func:`unpack_array` decodes.
+    accepted : ndarray of int64
+        With a ``stream``, the cycle (counted like ``cycles``) of each transfer the design
+        accepted, in order; empty without one.
     """
 
     cycles: np.ndarray
     values: dict
+    accepted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __getitem__(self, name):
         return self.values[name]
@@ -604,13 +621,16 @@ class CxxrtlSimulator:
             self._clock.next[0] = 0
         self._library.cxxrtl_step(self._handle)
 
-    def run(self, cycles=None, inputs=None, outputs=(), strobe=None):
+    def run(self, cycles=None, inputs=None, outputs=(), strobe=None, stream=None,
+            cycles_after_stream=0):
         """Simulate a batch of clock cycles in one foreign call, recording outputs.
 
         Parameters
         ----------
         cycles : int or None
-            Number of cycles; by default the length of the per-cycle stimulus arrays.
+            Number of cycles. By default, the length of the per-cycle stimulus arrays; with a
+            ``stream`` and no such arrays, as many cycles as the design takes to accept every
+            transfer of the stream.
         inputs : dict of str to stimulus, optional
             Stimulus per input name. An integer is held for the whole batch. A 1-D integer
             array gives one value per cycle, for ports of at most 64 bits. Wider ports take a
@@ -619,9 +639,21 @@ class CxxrtlSimulator:
             Inputs not given keep their previous value (0 at the start).
         outputs : iterable of str
             Names of the signals to record.
-        strobe : str or None
-            Record only on cycles where this one-bit signal is high (before the clock edge, like
-            every recorded value).
+        strobe : str, iterable of str, or None
+            Record only on cycles where this one-bit signal, or one of these, is high (before the
+            clock edge, like every recorded value).
+        stream : tuple of (str, array) or None
+            A valid/ready stream that the simulation drives as a source, reacting to the design
+            in every cycle: ``(name, payloads)`` drives the inputs ``name__valid`` and
+            ``name__payload`` and reads the output ``name__ready``, such as ``("events",
+            payloads)`` for a component with ``events: In(stream.Signature(...))``. ``payloads``
+            gives one payload per transfer, encoded like a per-cycle input. ``valid`` stays high
+            until every payload has been accepted, then goes low, and it is low after the run.
+            Transfers that remain when the cycles run out are not sent; :attr:`Trace.accepted`
+            says how many were.
+        cycles_after_stream : int
+            With a ``stream`` and no ``cycles``, the cycles to run after the last transfer, such
+            as the cycles a design takes to finish the work that the stream started.
 
         Returns
         -------
@@ -629,18 +661,32 @@ class CxxrtlSimulator:
         """
         inputs = dict(inputs or {})
         outputs = list(outputs)
+        until_sent = False
         if cycles is None:
             lengths = {len(v) for v in map(np.asarray, inputs.values()) if np.ndim(v) >= 1}
-            if len(lengths) != 1:
+            if stream is not None and not lengths:
+                until_sent = True
+                cycles = 2 ** 63
+            elif len(lengths) != 1:
                 raise ValueError(
                     "cycles must be given unless the per-cycle input arrays set it; they have "
                     f"lengths {sorted(lengths)}")
-            cycles = lengths.pop()
+            else:
+                cycles = lengths.pop()
         if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or cycles < 0:
             raise ValueError(f"cycles must be a non-negative integer, not {cycles!r}")
         cycles = int(cycles)
+        if (isinstance(cycles_after_stream, bool)
+                or not isinstance(cycles_after_stream, (int, np.integer))
+                or cycles_after_stream < 0):
+            raise ValueError(f"cycles_after_stream must be a non-negative integer, not "
+                             f"{cycles_after_stream!r}")
         if self._clock is None:
             raise CxxrtlError("the design has no clk input, so it has no cycles to run")
+
+        stream_state = None
+        if stream is not None:
+            stream_state = self._stream(stream, inputs)
 
         stimuli = []
         for name, value in inputs.items():
@@ -653,22 +699,27 @@ class CxxrtlSimulator:
             if item.type in (_TYPE_MEMORY, _TYPE_OUTLINE):
                 raise ValueError(f"{name!r} is a memory or an optimized-out wire and cannot be "
                                  f"recorded every cycle; read it with peek()")
-        strobe_object = None
-        if strobe is not None:
-            strobe_object = self._object(strobe)
-            if strobe_object.width != 1 or strobe_object.type in (_TYPE_MEMORY, _TYPE_OUTLINE):
-                raise ValueError(f"strobe {strobe!r} must be a one-bit signal")
+        strobes = [] if strobe is None else [strobe] if isinstance(strobe, str) else list(strobe)
+        strobe_objects = (ctypes.c_void_p * max(len(strobes), 1))()
+        for index, name in enumerate(strobes):
+            item = self._object(name)
+            if item.width != 1 or item.type in (_TYPE_MEMORY, _TYPE_OUTLINE):
+                raise ValueError(f"strobe {name!r} must be a one-bit signal")
+            strobe_objects[index] = ctypes.addressof(item)
+        strobe_objects = (strobe_objects, len(strobes))
 
         # Split long runs so a VCD buffer is drained regularly; otherwise run in one call.
         batch = 4096 if self._vcd is not None else max(cycles, 1)
         cycle_parts, value_parts = [], {name: [] for name in outputs}
+        start_cycle = self.cycle
         done = 0
         while done < cycles:
             count = min(batch, cycles - done)
-            capacity = count if strobe is None else min(count, 1024)
+            capacity = count if strobe is None and not until_sent else min(count, 1024)
             while count:
                 ran, cycle_indices, values = self._run_batch(
-                    done, count, stimuli, recorded, strobe_object, capacity)
+                    done, count, stimuli, recorded, strobe_objects, capacity, stream_state,
+                    until_sent)
                 cycle_parts.append(cycle_indices + self.cycle)
                 for name in outputs:
                     value_parts[name].append(values[name])
@@ -676,6 +727,9 @@ class CxxrtlSimulator:
                 done += ran
                 count -= ran
                 capacity = min(count, capacity * 2)
+                if until_sent and stream_state.sent == stream_state.count:
+                    count = 0
+                    cycles = done
             self._drain_vcd()
 
         trace_values = {}
@@ -688,9 +742,54 @@ class CxxrtlSimulator:
             trace_values[name] = stacked
         all_cycles = (np.concatenate(cycle_parts) if cycle_parts
                       else np.zeros(0, dtype=np.int64))
-        return Trace(cycles=all_cycles, values=trace_values)
+        accepted = np.zeros(0, dtype=np.int64)
+        if stream_state is not None:
+            accepted = stream_state.accepted[:stream_state.sent].astype(np.int64) + start_cycle
+        trace = Trace(cycles=all_cycles, values=trace_values, accepted=accepted)
+        if until_sent and cycles_after_stream:
+            after = self.run(cycles_after_stream, outputs=outputs, strobe=strobe)
+            trace = Trace(cycles=np.concatenate([trace.cycles, after.cycles]),
+                          values={name: np.concatenate([trace[name], after[name]])
+                                  for name in outputs},
+                          accepted=accepted)
+        return trace
 
-    def _run_batch(self, start, count, stimuli, recorded, strobe_object, capacity):
+    def _stream(self, stream, inputs):
+        """Check a ``stream`` argument of :meth:`run` and prepare it for the driver."""
+        try:
+            name, payloads = stream
+        except (TypeError, ValueError):
+            raise ValueError(f"stream must be a (name, payloads) pair, not {stream!r}") from None
+        ports = {role: f"{name}__{role}" for role in ("valid", "payload", "ready")}
+        for role, port_name in ports.items():
+            direction = "output" if role == "ready" else "input"
+            port = self.ports.get(port_name)
+            if port is None or port.direction != direction:
+                raise ValueError(
+                    f"stream {name!r} needs an {direction} named {port_name!r}, which the design "
+                    f"does not have; a stream is named by the prefix of its valid, payload and "
+                    f"ready ports")
+        for port_name in (ports["valid"], ports["payload"]):
+            if port_name in inputs:
+                raise ValueError(f"input {port_name!r} is driven by the stream {name!r}; "
+                                 f"leave it out of inputs")
+        payloads = np.asarray(payloads)
+        if payloads.ndim == 0:
+            raise ValueError(f"payloads of stream {name!r} must be an array with one payload "
+                             f"per transfer, not a single value")
+        data, _ = _encode(self.ports[ports["payload"]], payloads, len(payloads))
+        state = _Stream(ctypes.addressof(self._object(ports["valid"])),
+                        ctypes.addressof(self._object(ports["payload"])),
+                        ctypes.addressof(self._object(ports["ready"])),
+                        data.ctypes.data, len(payloads), 0, None)
+        # The arrays must live as long as the structure that points to them.
+        state.data_array = data
+        state.accepted = np.zeros(len(payloads), dtype=np.uint64)
+        state.accepted_cycles = state.accepted.ctypes.data
+        return state
+
+    def _run_batch(self, start, count, stimuli, recorded, strobe_objects, capacity, stream_state,
+                   until_sent):
         capacity = max(capacity, 1)
         input_array = (_Input * max(len(stimuli), 1))()
         for index, (item, encoded, stride) in enumerate(stimuli):
@@ -704,12 +803,25 @@ class CxxrtlSimulator:
             output_array[index] = _Output(ctypes.addressof(item), buffers[name].ctypes.data)
         record_cycles = np.zeros(capacity, dtype=np.uint64)
         records = ctypes.c_size_t(0)
+        unsettled = ctypes.c_int(0)
+        if stream_state is not None:
+            # The driver writes cycles counted from its call; offset them to the run's start.
+            first = stream_state.sent
         ran = self._library.homeo_run(
             self._handle, ctypes.addressof(self._clock), count,
             input_array, len(stimuli), output_array, len(recorded),
-            None if strobe_object is None else ctypes.addressof(strobe_object),
+            *strobe_objects,
             record_cycles.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), capacity,
-            ctypes.byref(records), self._vcd, ctypes.byref(self._vcd_time), self._half_period)
+            ctypes.byref(records), None if stream_state is None else ctypes.byref(stream_state),
+            int(until_sent), ctypes.byref(unsettled),
+            self._vcd, ctypes.byref(self._vcd_time), self._half_period)
+        if stream_state is not None:
+            stream_state.accepted[first:stream_state.sent] += np.uint64(start)
+        if unsettled.value:
+            raise CxxrtlError(
+                f"the design did not settle in one evaluation at cycle {self.cycle + ran - 1}: "
+                f"CXXRTL found combinational feedback in it, so values sampled at the clock edge "
+                f"may be stale; simulate it with Amaranth's simulator (run_pysim) instead")
         n = records.value
         values = {name: buffer[:n] for name, buffer in buffers.items()}
         return ran, record_cycles[:n].astype(np.int64), values
@@ -769,20 +881,26 @@ def _ints_to_chunks(values, width):
                      for value in values], dtype=np.uint32).reshape(len(values), chunks)
 
 
-def run_pysim(design, inputs, outputs=(), strobe=None, *, vcd_file=None):
+def run_pysim(design, inputs=None, outputs=(), strobe=None, *, stream=None, cycles=None,
+              cycles_after_stream=0, vcd_file=None):
     """Simulate like :meth:`CxxrtlSimulator.run`, but with Amaranth's simulator.
 
     ``design`` is a :class:`~amaranth.lib.wiring.Component` that no other simulation uses.
     ``inputs`` gives one value per cycle for each input: an integer array, a (cycles, width)
-    boolean array or a (cycles, chunks) uint32 array. Returns a :class:`Trace` in the same
-    format, so that the two simulators can be compared value by value.
+    boolean array or a (cycles, chunks) uint32 array. ``stream``, ``cycles`` and
+    ``cycles_after_stream`` work as in :meth:`CxxrtlSimulator.run`. Returns a :class:`Trace` in
+    the same format, so that the two simulators can be compared value by value.
     """
     from amaranth.sim import Simulator
 
+    inputs = dict(inputs or {})
     ports = {}
     for path, _, value in design.signature.flatten(design):
         ports["__".join(str(part) for part in path)] = Value.cast(value)
-    cycles = len(next(iter(inputs.values())))
+    if cycles is None and inputs:
+        cycles = len(next(iter(inputs.values())))
+    elif cycles is None and stream is None:
+        raise ValueError("cycles must be given unless inputs or a stream set it")
     columns = {}
     for name, values in inputs.items():
         values = np.asarray(values)
@@ -792,18 +910,48 @@ def run_pysim(design, inputs, outputs=(), strobe=None, *, vcd_file=None):
                              for row in words]
         else:
             columns[name] = [int(value) for value in values]
+    strobes = [] if strobe is None else [strobe] if isinstance(strobe, str) else list(strobe)
+    payloads = []
+    if stream is not None:
+        stream_name, stream_payloads = stream
+        valid, payload, ready = (ports[f"{stream_name}__{role}"]
+                                 for role in ("valid", "payload", "ready"))
+        payloads = [int(value) for value in np.asarray(stream_payloads)]
     records = {name: [] for name in outputs}
     recorded_cycles = []
+    accepted = []
 
     async def testbench(ctx):
-        for cycle in range(cycles):
+        # The cycle of the last transfer; -1 when the stream has none.
+        last_cycle = -1 if stream is not None and not payloads else None
+
+        def more():
+            if cycles is not None:
+                return cycle < cycles
+            if last_cycle is None:
+                return True
+            return cycle < last_cycle + 1 + cycles_after_stream
+
+        cycle = 0
+        while more():
             for name, values in columns.items():
                 ctx.set(ports[name], values[cycle])
-            if strobe is None or ctx.get(ports[strobe]):
+            offered = stream is not None and len(accepted) < len(payloads)
+            if stream is not None:
+                ctx.set(valid, offered)
+                if offered:
+                    ctx.set(payload, payloads[len(accepted)])
+            if not strobes or any(ctx.get(ports[name]) for name in strobes):
                 recorded_cycles.append(cycle)
                 for name in outputs:
                     records[name].append(ctx.get(ports[name]))
+            transfer = offered and ctx.get(ready)
             await ctx.tick()
+            if transfer:
+                accepted.append(cycle)
+            if cycles is None and last_cycle is None and len(accepted) == len(payloads):
+                last_cycle = cycle
+            cycle += 1
 
     # NOTE: Amaranth's simulator translates long chains of additions, such as the Regulator's
     # population sums at 256 neurons, into deeply nested Python code, which exceeds the default
@@ -829,4 +977,5 @@ def run_pysim(design, inputs, outputs=(), strobe=None, *, vcd_file=None):
             values[name] = np.array(records[name], dtype=np.uint64 if width == 64 else np.int64)
         else:
             values[name] = _ints_to_chunks(records[name], width)
-    return Trace(cycles=np.array(recorded_cycles, dtype=np.int64), values=values)
+    return Trace(cycles=np.array(recorded_cycles, dtype=np.int64), values=values,
+                 accepted=np.array(accepted, dtype=np.int64))

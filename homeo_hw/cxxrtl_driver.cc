@@ -27,61 +27,129 @@ struct homeo_output {
 	uint32_t *data;
 };
 
+// A valid/ready stream that the loop drives as a source. While transfers are left, `valid` is
+// high and `payload` is transfer `sent` (its chunks at `data + sent * chunks`). A transfer
+// takes place at a rising edge where `valid` and `ready` are both high; its cycle is written to
+// `accepted_cycles[sent]` (counted from 0 at the call), and `sent` advances. `ready` may depend
+// combinationally on `valid` and `payload`.
+struct homeo_stream {
+	cxxrtl_object *valid;
+	cxxrtl_object *payload;
+	const cxxrtl_object *ready;
+	const uint32_t *data;
+	size_t count;
+	size_t sent;
+	uint64_t *accepted_cycles;
+};
+
+static inline void record(const homeo_output *outputs, size_t n_outputs, size_t n_records)
+{
+	for (size_t i = 0; i < n_outputs; i++) {
+		const homeo_output &output = outputs[i];
+		size_t chunks = (output.object->width + 31) / 32;
+		std::memcpy(output.data + n_records * chunks, output.object->curr,
+		            chunks * sizeof(uint32_t));
+	}
+}
+
 // Simulate up to `cycles` clock cycles.
 //
-// Every cycle applies that cycle's inputs with the clock low and settles the design. Then, if
-// `strobe` is NULL or its least significant bit is 1, it records the outputs and writes the
-// cycle's index (counted from 0 at this call) to `record_cycles`. So a record holds the values
-// that the coming rising edge samples: the state before the edge, and combinational signals
-// computed from it and from the cycle's inputs. Then the clock rises and the design settles
-// again, so registers update once per cycle. When a VCD writer is given, it samples after each
-// half of the cycle, at `*time` in VCD timescale units, and advances `*time` by `half_period`.
+// Every cycle applies that cycle's inputs (and the stream's `valid` and `payload`) and settles the
+// design with the clock still low. Then, if `n_strobes` is 0 or the least significant bit of one
+// of the `strobes` is 1, it records the outputs and writes the cycle's index (counted from 0 at this call) to
+// `record_cycles`. So a record contains the values that the coming rising edge samples: the state
+// before the edge, and combinational signals computed from it and from the cycle's inputs. Then
+// the clock rises and registers update, once per cycle.
 //
-// The call returns early, before starting a cycle, when `capacity` records have been written.
-// At the end it evaluates the design once more, without a clock edge, so that combinational
-// signals agree with the state after the last edge. It returns the number of cycles simulated
-// and stores the number of records in `*records`.
+// Without a VCD writer, one evaluation per cycle does both: CXXRTL computes the combinational
+// signals and the registers' next values in the same `eval()`, and `commit()` makes the new state
+// current. That needs a design whose `eval()` converges at once, which `write_cxxrtl` guarantees
+// when the netlist has no feedback arcs. If an evaluation does not converge, the call stops
+// after that cycle and returns with `*unsettled` set, because the values sampled at that edge may
+// be stale. With a VCD writer, each half of the cycle is settled with `cxxrtl_step()` and sampled,
+// at `*time` in VCD timescale units, which then advances by `half_period`.
+//
+// The call returns early, before starting a cycle, when `capacity` records have been written,
+// and, if `until_sent` is set, when the stream has no transfers left. At the end it evaluates the
+// design once more, without a clock edge and with the stream's `valid` low, so that combinational
+// signals agree with the state after the last edge and no transfer is left offered. It returns the number of cycles simulated and stores the number of records in
+// `*records`.
 size_t homeo_run(cxxrtl_handle handle, cxxrtl_object *clock, size_t cycles,
                  const homeo_input *inputs, size_t n_inputs,
                  const homeo_output *outputs, size_t n_outputs,
-                 const cxxrtl_object *strobe, uint64_t *record_cycles, size_t capacity,
-                 size_t *records, cxxrtl_vcd vcd, uint64_t *time, uint64_t half_period)
+                 const cxxrtl_object *const *strobes, size_t n_strobes,
+                 uint64_t *record_cycles, size_t capacity,
+                 size_t *records, homeo_stream *stream, int until_sent, int *unsettled,
+                 cxxrtl_vcd vcd, uint64_t *time, uint64_t half_period)
 {
 	size_t n_records = 0;
 	size_t cycle = 0;
+	*unsettled = 0;
 	for (; cycle < cycles && n_records < capacity; cycle++) {
+		if (until_sent && stream != nullptr && stream->sent == stream->count)
+			break;
 		for (size_t i = 0; i < n_inputs; i++) {
 			const homeo_input &input = inputs[i];
 			size_t chunks = (input.object->width + 31) / 32;
 			std::memcpy(input.object->next, input.data + cycle * input.stride,
 			            chunks * sizeof(uint32_t));
 		}
-
-		clock->next[0] = 0;
-		cxxrtl_step(handle);
-		if (vcd != nullptr) {
-			cxxrtl_vcd_sample(vcd, *time);
-			*time += half_period;
-		}
-
-		if (strobe == nullptr || (strobe->curr[0] & 1) != 0) {
-			for (size_t i = 0; i < n_outputs; i++) {
-				const homeo_output &output = outputs[i];
-				size_t chunks = (output.object->width + 31) / 32;
-				std::memcpy(output.data + n_records * chunks, output.object->curr,
+		bool offered = false;
+		if (stream != nullptr) {
+			offered = stream->sent < stream->count;
+			stream->valid->next[0] = offered;
+			if (offered) {
+				size_t chunks = (stream->payload->width + 31) / 32;
+				std::memcpy(stream->payload->next, stream->data + stream->sent * chunks,
 				            chunks * sizeof(uint32_t));
 			}
+		}
+
+		if (vcd != nullptr) {
+			clock->next[0] = 0;
+			cxxrtl_step(handle);
+			cxxrtl_vcd_sample(vcd, *time);
+			*time += half_period;
+		} else {
+			clock->next[0] = 1;
+			if (!cxxrtl_eval(handle))
+				*unsettled = 1;
+		}
+
+		bool strobed = n_strobes == 0;
+		for (size_t i = 0; i < n_strobes && !strobed; i++)
+			strobed = (strobes[i]->curr[0] & 1) != 0;
+		if (strobed) {
+			record(outputs, n_outputs, n_records);
 			record_cycles[n_records] = cycle;
 			n_records++;
 		}
+		bool accepted = offered && (stream->ready->curr[0] & 1) != 0;
 
-		clock->next[0] = 1;
-		cxxrtl_step(handle);
 		if (vcd != nullptr) {
+			clock->next[0] = 1;
+			cxxrtl_step(handle);
 			cxxrtl_vcd_sample(vcd, *time);
 			*time += half_period;
+		} else {
+			cxxrtl_commit(handle);
+			// Only the clock changes here, so the commit moves no other value.
+			clock->next[0] = 0;
+			cxxrtl_commit(handle);
+		}
+		if (accepted) {
+			if (stream->accepted_cycles != nullptr)
+				stream->accepted_cycles[stream->sent] = cycle;
+			stream->sent++;
+		}
+		if (*unsettled) {
+			cycle++;
+			break;
 		}
 	}
+	if (stream != nullptr)
+		stream->valid->next[0] = 0;
+	clock->next[0] = 0;
 	cxxrtl_step(handle);
 	*records = n_records;
 	return cycle;

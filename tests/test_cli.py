@@ -151,6 +151,16 @@ def test_sim_recording_matches(tmp_path, capsys):
     assert "window_done" in vcd.read_text()
 
 
+def test_sim_tdm_recording_matches(capsys):
+    assert main(["sim", "--raster", str(DATA / "brunel_runaway.npz"), "--neurons", "20",
+                 "--window", "16", "--target-count", "2", "--backend", "pysim",
+                 "--arch", "tdm"]) == 0
+    output = capsys.readouterr().out
+    assert "simulated 1000 timesteps of 20 neurons" in output
+    assert "architecture tdm, back end pysim" in output
+    assert "all 62 windows match the golden model" in output
+
+
 def test_sim_too_many_neurons(capsys):
     assert main(["sim", "--raster", str(DATA / "brunel_quiet.npz"), "--neurons", "300",
                  "--backend", "pysim"]) == 1

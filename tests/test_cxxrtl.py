@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal, Value, signed, unsigned
-from amaranth.lib import data, memory, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
@@ -102,6 +102,30 @@ class SpikeTally(wiring.Component):
         return m
 
 
+class Sink(wiring.Component):
+    """Stream sink that sums its payloads and stalls after each transfer.
+
+    After accepting payload ``p`` it keeps ``ready`` low for ``p % 4`` cycles. ``ready`` is also
+    low whenever the payload offered is 255, combinationally, so such a transfer never happens.
+    """
+
+    input: In(stream.Signature(8))
+    total: Out(16)
+    stall: Out(2)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.input.ready.eq((self.stall == 0) & (self.input.payload != 255))
+        with m.If(self.stall != 0):
+            m.d.sync += self.stall.eq(self.stall - 1)
+        with m.If(self.input.valid & self.input.ready):
+            m.d.sync += [
+                self.total.eq(self.total + self.input.payload),
+                self.stall.eq(self.input.payload[:2]),
+            ]
+        return m
+
+
 def simulate_pysim(design, inputs, outputs, cycles):
     """Record ``outputs`` in every cycle with Amaranth's simulator, the reference for CXXRTL.
 
@@ -160,6 +184,12 @@ def counter_sim(cache_dir):
 @pytest.fixture(scope="module")
 def register_file_sim(cache_dir):
     with CxxrtlSimulator(RegisterFile(), cache_dir=cache_dir) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def sink_sim(cache_dir):
+    with CxxrtlSimulator(Sink(), cache_dir=cache_dir) as sim:
         yield sim
 
 
@@ -291,6 +321,21 @@ def test_strobe_records_only_high_cycles(tally_sim):
 
 
 @needs_cxxrtl
+def test_strobes_record_when_any_high(tally_sim):
+    rng = np.random.default_rng(10)
+    cycles = 200
+    inputs = {"spikes": rng.random((cycles, 70)) < 0.1,
+              "valid": (rng.random(cycles) < 0.1).astype(np.int64)}
+    tally_sim.reset()
+    every = tally_sim.run(inputs=inputs, outputs=["total", "tick"])
+    tally_sim.reset()
+    some = tally_sim.run(inputs=inputs, outputs=["total"], strobe=("tick", "valid"))
+    expected = np.flatnonzero((every["tick"] == 1) | (inputs["valid"] == 1))
+    assert some.cycles.tolist() == expected.tolist()
+    assert some["total"].tolist() == every["total"][expected].tolist()
+
+
+@needs_cxxrtl
 def test_batches_equal_one_run(tally_sim):
     # More strobes than the first record buffer holds, so the run also refills its buffers.
     rng = np.random.default_rng(7)
@@ -306,6 +351,86 @@ def test_batches_equal_one_run(tally_sim):
     assert len(whole) == len(range(0, cycles, 3))
     assert np.concatenate([part.cycles for part in parts]).tolist() == whole.cycles.tolist()
     assert np.array_equal(np.concatenate([part["tallies"] for part in parts]), whole["tallies"])
+
+
+# Reactive stream stimulus.
+
+@needs_cxxrtl
+def test_stream_matches_pysim_every_cycle(sink_sim):
+    payloads = np.random.default_rng(8).integers(0, 255, 200)
+    sink_sim.reset()
+    trace = sink_sim.run(outputs=["total", "stall", "input__ready", "input__valid"],
+                         stream=("input", payloads))
+    expected = cxxrtl.run_pysim(Sink(), outputs=["total", "stall", "input__ready", "input__valid"],
+                                stream=("input", payloads))
+
+    # Every payload was accepted, and the run ended at the cycle after the last transfer.
+    assert len(trace.accepted) == len(payloads)
+    assert len(trace) == trace.accepted[-1] + 1
+    assert trace.accepted.tolist() == expected.accepted.tolist()
+    for name in ("total", "stall", "input__ready", "input__valid"):
+        assert_records_equal(trace[name].tolist(), expected[name].tolist(), name)
+    assert sink_sim.peek("total") == int(payloads.sum())
+    # A transfer happens only in a cycle that offers it with ready high.
+    ready = trace["input__ready"].astype(bool) & trace["input__valid"].astype(bool)
+    assert np.flatnonzero(ready).tolist() == trace.accepted.tolist()
+
+
+@needs_cxxrtl
+def test_stream_stalls_follow_payloads(sink_sim):
+    # Payload p stalls for p % 4 cycles, so transfer k + 1 comes 1 + payloads[k] % 4 cycles later.
+    payloads = np.array([3, 0, 1, 2, 7, 4, 5])
+    sink_sim.reset()
+    sink_sim.run(3)
+    trace = sink_sim.run(stream=("input", payloads))
+    gaps = np.diff(trace.accepted).tolist()
+    assert trace.accepted[0] == 3
+    assert gaps == [1 + int(p) % 4 for p in payloads[:-1]]
+
+
+@needs_cxxrtl
+def test_stream_stops_when_cycles_run_out(sink_sim):
+    # A payload of 255 is never accepted, so the stream stalls at it and the cycles run out.
+    payloads = np.array([1, 2, 255, 4])
+    sink_sim.reset()
+    trace = sink_sim.run(20, outputs=["input__valid"], stream=("input", payloads))
+    assert len(trace.accepted) == 2
+    assert len(trace) == 20
+    assert trace["input__valid"].tolist() == [1] * 20
+    assert sink_sim.peek("total") == 3
+    # After every payload is sent, valid goes low.
+    trace = sink_sim.run(4, outputs=["input__valid"], stream=("input", np.array([1])))
+    assert trace["input__valid"].tolist() == [1, 0, 0, 0]
+
+
+@needs_cxxrtl
+def test_stream_with_vcd_matches_fast_loop(cache_dir, tmp_path):
+    payloads = np.random.default_rng(9).integers(0, 255, 50)
+    with CxxrtlSimulator(Sink(), cache_dir=cache_dir, vcd_file=tmp_path / "sink.vcd") as sim:
+        with_vcd = sim.run(outputs=["total"], stream=("input", payloads))
+    with CxxrtlSimulator(Sink(), cache_dir=cache_dir) as sim:
+        without = sim.run(outputs=["total"], stream=("input", payloads))
+    assert with_vcd.accepted.tolist() == without.accepted.tolist()
+    assert with_vcd["total"].tolist() == without["total"].tolist()
+    assert "input__ready" in (tmp_path / "sink.vcd").read_text()
+
+
+@needs_cxxrtl
+def test_stream_unknown_name_rejected(sink_sim):
+    with pytest.raises(ValueError, match="stream 'events' needs an input named 'events__valid'"):
+        sink_sim.run(stream=("events", np.array([1])))
+
+
+@needs_cxxrtl
+def test_stream_port_also_in_inputs_rejected(sink_sim):
+    with pytest.raises(ValueError, match="'input__payload' is driven by the stream"):
+        sink_sim.run(inputs={"input__payload": 3}, stream=("input", np.array([1])))
+
+
+@needs_cxxrtl
+def test_stream_payload_out_of_range_rejected(sink_sim):
+    with pytest.raises(ValueError, match="value 256 does not fit input 'input__payload'"):
+        sink_sim.run(stream=("input", np.array([1, 256])))
 
 
 @needs_cxxrtl

@@ -13,7 +13,8 @@ from homeo_hw.golden import IntegerRegulator
 from homeo_hw.golden.rates import load_recording
 from homeo_hw.simulate import (BackendUnavailable, RegulatorBench, WindowRecord, _compare,
                                check_spike_counts, default_backend, load_raster, plot_simulation,
-                               simulate, simulate_regulator)
+                               simulate, simulate_regulator, simulate_tdm_regulator,
+                               tdm_event_payloads)
 from tests.sim import assert_array_equal, assert_value_equal
 
 
@@ -319,6 +320,20 @@ def check_against_golden(config, raster, simulation):
                                context=context)
 
 
+def assert_windows_identical(fast, slow):
+    """Compare the window records of CXXRTL and pysim, including the cycle of each window_done."""
+    for fast_window, slow_window in zip(fast, slow, strict=True):
+        context = f"window {fast_window.window_index}"
+        assert fast_window.done_cycle == slow_window.done_cycle, context
+        assert_array_equal(fast_window.counts, slow_window.counts, field="counts",
+                           context=context)
+        assert_array_equal(fast_window.thresholds, slow_window.thresholds, field="thresholds",
+                           context=context)
+        for field in WINDOW_FIELDS:
+            assert_value_equal(getattr(fast_window, field), getattr(slow_window, field),
+                               field=field, context=context)
+
+
 def random_raster(config, windows, rates, seed):
     rng = np.random.default_rng(seed)
     return rng.random((windows * config.window, config.n_neurons)) < np.asarray(rates)
@@ -358,22 +373,84 @@ def test_regulator_recording_matches_golden(cache_dir):
 
 
 @needs_cxxrtl
-def test_regulator_cxxrtl_equals_pysim(cache_dir):
-    raster = random_raster(REGULATOR, 5, np.linspace(0.05, 0.5, 8), seed=10)
-    fast = simulate_regulator(REGULATOR, raster, backend="cxxrtl", cache_dir=cache_dir)
-    slow = simulate_regulator(REGULATOR, raster, backend="pysim")
+@pytest.mark.parametrize("arch", ["parallel", "tdm"])
+def test_cxxrtl_equals_pysim(cache_dir, arch):
+    if arch == "parallel":
+        config, run = REGULATOR, simulate_regulator
+    else:
+        config, run = TDM, simulate_tdm_regulator
+    raster = random_raster(config, 5, np.linspace(0.05, 0.9, config.n_neurons), seed=10)
+    fast = run(config, raster, backend="cxxrtl", cache_dir=cache_dir)
+    slow = run(config, raster, backend="pysim")
     assert fast.cycles == slow.cycles
     assert len(fast.windows) == len(slow.windows) == 5
-    for fast_window, slow_window in zip(fast.windows, slow.windows, strict=True):
-        context = f"window {fast_window.window_index}"
-        assert fast_window.done_cycle == slow_window.done_cycle, context
-        assert_array_equal(fast_window.counts, slow_window.counts, field="counts",
-                           context=context)
-        assert_array_equal(fast_window.thresholds, slow_window.thresholds, field="thresholds",
-                           context=context)
-        for field in WINDOW_FIELDS:
-            assert_value_equal(getattr(fast_window, field), getattr(slow_window, field),
-                               field=field, context=context)
+    assert_windows_identical(fast.windows, slow.windows)
+
+
+# The time-multiplexed regulator, driven by a reactive event stream.
+
+TDM = RegulatorConfig(n_neurons=13, window=8, counter_width=4, target_count=3, margin=1,
+                      threshold_width=8, threshold_frac_bits=4, threshold_floor=10,
+                      threshold_ceiling=40, threshold_init=25, threshold_step=4)
+
+
+def test_tdm_event_payloads_encode_spikes_then_mark():
+    raster = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]])
+    config = RegulatorConfig(n_neurons=4, window=2, counter_width=2, target_count=1, margin=0)
+    # Two neuron bits, then the timestep_end bit.
+    assert tdm_event_payloads(config, raster).tolist() == [1, 3, 4, 4, 0, 1, 2, 3, 4]
+
+
+def test_tdm_event_payloads_reject_repeated_spikes():
+    raster = np.zeros((4, 13), dtype=np.int64)
+    raster[2, 5] = 2
+    with pytest.raises(ValueError, match="at most one spike per neuron and timestep"):
+        tdm_event_payloads(TDM, raster)
+
+
+def test_tdm_event_payloads_reject_wrong_shape():
+    with pytest.raises(ValueError,
+                       match=r"raster must have shape \(timesteps, 13\), not \(8, 12\)"):
+        tdm_event_payloads(TDM, np.zeros((8, 12), dtype=np.int64))
+
+
+@pytest.mark.parametrize("case, rates", [
+    ("mixed rates", np.linspace(0, 1, 13)),
+    ("silent", np.zeros(13)),
+    ("firing every timestep", np.ones(13)),
+])
+def test_tdm_regulator_matches_golden_in_pysim(case, rates):
+    # Six windows and a partial one. Whole timesteps of spikes arrive during each sweep, so the
+    # stream stalls on them.
+    raster = random_raster(TDM, 6, rates, seed=12)[:-3]
+    simulation = simulate_tdm_regulator(TDM, raster, backend="pysim")
+    assert simulation.backend == "pysim"
+    check_against_golden(TDM, raster, simulation)
+
+
+@needs_cxxrtl
+def test_tdm_regulator_32768_neurons_recording_matches_golden(cache_dir):
+    # The 256 recorded neurons tiled 128 times, each copy shifted in time: 8 windows of 32
+    # timesteps, about a million cycles of events and sweeps.
+    config = RegulatorConfig.from_float(32768, target_rate=0.1, window=32)
+    recording = load_recording(DATA / "brunel_balanced.npz", dt=0.001) > 0
+    copies = [np.roll(recording, -37 * copy, axis=0) for copy in range(128)]
+    raster = np.concatenate(copies, axis=1)[:8 * config.window]
+    simulation = simulate_tdm_regulator(config, raster, backend="cxxrtl", cache_dir=cache_dir)
+    assert simulation.cycles > 8 * config.n_neurons
+    check_against_golden(config, raster, simulation)
+
+
+def test_simulate_tdm_architecture(capsys):
+    raster = random_raster(TDM, 3, np.linspace(0, 0.7, 13), seed=14)
+    result = simulate(TDM, raster, backend="pysim", arch="tdm")
+    assert result.matched
+    assert len(result.windows) == 3
+
+
+def test_simulate_unknown_architecture():
+    with pytest.raises(ValueError, match="unknown architecture 'serial'; use one of parallel, tdm"):
+        simulate(TDM, np.zeros((8, 13)), arch="serial")
 
 
 def test_simulate_falls_back_to_pysim(monkeypatch):
