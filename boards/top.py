@@ -153,6 +153,9 @@ class Architecture:
     #: Outputs of the regulator that nothing on the board reads. :class:`HomeostasisTop` ties
     #: each one that exists to a wire with the ``keep`` attribute.
     kept_outputs = ()
+    #: Whether :meth:`create` accepts ``n_pre=0``: a regulator without a weight memory, which
+    #: regulates thresholds and the learning rate but runs no synaptic scaling or sleep.
+    supports_no_weights = False
 
     def default_config(self, board, n_neurons):
         """Return the :class:`RegulatorConfig` for ``board`` when the user gives none.
@@ -163,7 +166,8 @@ class Architecture:
 
     def create(self, config, *, n_pre):
         """Return the regulator component for ``config`` with an ``n_pre`` x ``n_neurons``
-        weight memory interface."""
+        weight memory interface, or with none when ``n_pre`` is 0 and
+        :attr:`supports_no_weights` is set."""
         raise NotImplementedError
 
     def connect_spikes(self, m, regulator, source):
@@ -224,6 +228,7 @@ class TDMArchitecture(Architecture):
     description = ("time-multiplexed: one shared pipeline, each neuron's state in a word of "
                    "block RAM, or of SPRAM on the iCE40UP5K")
     kept_outputs = ("readout", "swept", "dispersion", "lr_exponent", "pruned")
+    supports_no_weights = True
 
     def default_config(self, board, n_neurons):
         if board.device == "iCE40UP5K":
@@ -232,7 +237,9 @@ class TDMArchitecture(Architecture):
 
     def create(self, config, *, n_pre):
         # Imported here so that boards, builds and tests of other architectures do not need it.
-        from homeo_hw.tdm_regulator import TDMPlasticRegulator
+        from homeo_hw.tdm_regulator import TDMPlasticRegulator, TDMRegulator
+        if n_pre == 0:
+            return TDMRegulator(config)
         return TDMPlasticRegulator(config, n_pre=n_pre)
 
     def connect_spikes(self, m, regulator, source):
@@ -490,6 +497,9 @@ class HomeostasisTop(Elaboratable):
     After every window the scheduler starts a synaptic scaling pass, except after every
     ``sleep_every``-th window, when it starts a sleep pass instead. A press of the board's button
     (if it has one) also starts a sleep pass. A pass that is due while another runs waits for it.
+    With ``n_pre=0`` (architectures with :attr:`Architecture.supports_no_weights` only) the
+    top-level has no weight memory and no scheduler: the regulator adapts thresholds and the
+    learning rate only.
 
     Nothing on the board reads the thresholds, counts, dispersion or pruned count, so the
     top-level ties the outputs that the architecture lists in
@@ -506,7 +516,7 @@ class HomeostasisTop(Elaboratable):
         Name of a registered :class:`Architecture`.
     n_pre : int
         Presynaptic neurons per regulated neuron; the weight memory contains
-        ``n_pre * n_neurons`` weights.
+        ``n_pre * n_neurons`` weights. 0 builds no weight memory.
     seed : int
         Seed of the spike source and of the initial weights.
     rates : sequence of float or None
@@ -525,8 +535,8 @@ class HomeostasisTop(Elaboratable):
                  timestep_rate=None, sleep_every=16):
         if not isinstance(config, RegulatorConfig):
             raise TypeError(f"config must be a RegulatorConfig, not {config!r}")
-        if isinstance(n_pre, bool) or not isinstance(n_pre, int) or n_pre < 1:
-            raise ValueError(f"n_pre must be a positive integer, not {n_pre!r}")
+        if isinstance(n_pre, bool) or not isinstance(n_pre, int) or n_pre < 0:
+            raise ValueError(f"n_pre must be a non-negative integer, not {n_pre!r}")
         if isinstance(sleep_every, bool) or not isinstance(sleep_every, int) or sleep_every < 1:
             raise ValueError(f"sleep_every must be a positive integer, not {sleep_every!r}")
         if timestep_rate is not None and not timestep_rate > 0:
@@ -534,6 +544,11 @@ class HomeostasisTop(Elaboratable):
         self.board = board
         self.config = config
         self.architecture = get_architecture(arch)
+        if n_pre == 0 and not self.architecture.supports_no_weights:
+            without = ", ".join(name for name, architecture in ARCHITECTURES.items()
+                                if architecture.supports_no_weights)
+            raise ValueError(f"the {arch} architecture needs a weight memory, so n_pre must be at "
+                             f"least 1, not 0; only {without} builds without one")
         self.n_pre = n_pre
         self.seed = seed
         self.rates = default_rates(config) if rates is None else tuple(rates)
@@ -580,12 +595,13 @@ class HomeostasisTop(Elaboratable):
         m.submodules.regulator = regulator
         self.architecture.connect_spikes(m, regulator, stimulus)
 
-        self.weight_memory = weights = memory.Memory(
-            shape=signed(config.weight_width), depth=self.n_pre * n,
-            init=[int(w) for w in self.initial_weights().ravel()])
-        m.submodules.weights = weights
-        wiring.connect(m, regulator.weight_read, weights.read_port())
-        wiring.connect(m, regulator.weight_write, weights.write_port())
+        if self.n_pre:
+            self.weight_memory = weights = memory.Memory(
+                shape=signed(config.weight_width), depth=self.n_pre * n,
+                init=[int(w) for w in self.initial_weights().ravel()])
+            m.submodules.weights = weights
+            wiring.connect(m, regulator.weight_read, weights.read_port())
+            wiring.connect(m, regulator.weight_write, weights.write_port())
 
         self.status = status = RegulationStatus(n)
         m.submodules.status = status
@@ -595,7 +611,8 @@ class HomeostasisTop(Elaboratable):
             status.n_below.eq(regulator.n_below),
         ]
 
-        self._schedule_passes(m, platform, regulator)
+        if self.n_pre:
+            self._schedule_passes(m, platform, regulator)
         self._keep_outputs(m, regulator, self.architecture.kept_outputs)
 
         if platform is not None:

@@ -110,7 +110,8 @@ def _add_build_options(parser):
                         help="seed of the spike source, the initial weights and nextpnr's placer "
                              "(default 1)")
     parser.add_argument("--n-pre", type=int, default=4,
-                        help="presynaptic neurons per neuron in the weight memory (default 4)")
+                        help="presynaptic neurons per neuron in the weight memory (default 4); "
+                             "0 builds tdm without a weight memory, synaptic scaling or sleep")
     parser.add_argument("--build-dir", default="build", type=Path,
                         help="folder for the build folders (default build)")
     parser.add_argument("--no-cache", action="store_true",
@@ -363,7 +364,8 @@ def _parser():
     export.add_argument("--arch", default="parallel", metavar="NAME",
                         help="regulator architecture (default parallel)")
     export.add_argument("--n-pre", type=int, default=4,
-                        help="presynaptic neurons per neuron in the weight memory (default 4)")
+                        help="presynaptic neurons per neuron in the weight memory (default 4); "
+                             "0 exports tdm without a weight memory interface")
     export.add_argument("--output", "-o", type=Path, required=True, metavar="FILE",
                         help="Verilog file to write")
     _add_config_options(export)

@@ -249,7 +249,9 @@ def test_top_rejects_short_timestep():
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("n_pre", 0, r"n_pre must be a positive integer, not 0"),
+    ("n_pre", -1, r"n_pre must be a non-negative integer, not -1"),
+    ("n_pre", 0, (r"the parallel architecture needs a weight memory, so n_pre must be at "
+                  r"least 1, not 0; only tdm builds without one")),
     ("sleep_every", 0, r"sleep_every must be a positive integer, not 0"),
     ("timestep_rate", 0, r"timestep_rate must be positive, not 0"),
 ])
@@ -366,17 +368,19 @@ def test_top_default_timestep_lengthens_for_large_populations():
     assert large.timestep_cycles(12e6) == 32769
 
 
-def test_tdm_top_closed_loop_matches_golden_model():
+@pytest.mark.parametrize("n_pre", [2, 0])
+def test_tdm_top_closed_loop_matches_golden_model(n_pre):
     # The spike source feeds the time-multiplexed regulator through its serial side with
     # back-pressure (timesteps of n + 1 cycles, so spikes come back to back). The golden model
     # takes the source's spike vector at every accepted timestep end. At every window the sweep
     # records (count, threshold, class per neuron) and the statistics are compared with the
-    # golden window result; after the last pass the weight memory is compared too.
+    # golden window result; after the last pass the weight memory is compared too. With
+    # n_pre = 0 the top-level has no weight memory and runs no passes.
     config = SMALL.replace(n_neurons=5)
     n = config.n_neurons
     sleep_every = 3
     n_windows = 6
-    top = HomeostasisTop(get_board("ice40_hx8k_b_evn"), config, arch="tdm", n_pre=2, seed=4,
+    top = HomeostasisTop(get_board("ice40_hx8k_b_evn"), config, arch="tdm", n_pre=n_pre, seed=4,
                          rates=(0.05, 0.25, 0.6), timestep_rate=12e6 / (n + 1),
                          sleep_every=sleep_every)
     model = IntegerRegulator(config)
@@ -390,7 +394,7 @@ def test_tdm_top_closed_loop_matches_golden_model():
         records = []
         checked = 0
         for _ in range(20000):
-            if len(passes) == n_windows:
+            if len(passes) == n_windows or (n_pre == 0 and checked == n_windows):
                 break
             stimulus = top.stimulus
             if ctx.get(stimulus.spikes_valid) and ctx.get(stimulus.serial_ready):
@@ -398,9 +402,10 @@ def test_tdm_top_closed_loop_matches_golden_model():
                 result = model.step(np.array([(value >> i) & 1 for i in range(n)]))
                 if result is not None and len(golden_windows) < n_windows:
                     golden_windows.append(result)
-                    if result.window_index % sleep_every == sleep_every - 1:
+                    sleeps = result.window_index % sleep_every == sleep_every - 1
+                    if n_pre and sleeps:
                         weights = prune_weights(weights, config).weights
-                    else:
+                    elif n_pre:
                         weights = model.scale_weights(weights)
             if ctx.get(regulator.swept_valid):
                 swept = ctx.get(regulator.swept)
@@ -422,19 +427,24 @@ def test_tdm_top_closed_loop_matches_golden_model():
                                        getattr(expected, field), field=field, context=context)
                 records = []
                 checked += 1
-            if ctx.get(regulator.scale_done):
+            if n_pre and ctx.get(regulator.scale_done):
                 passes.append("scale")
-            if ctx.get(regulator.sleep_done):
+            if n_pre and ctx.get(regulator.sleep_done):
                 passes.append("sleep")
             await ctx.tick()
         assert checked >= n_windows, f"only {checked} windows ended"
-        assert_array_equal(read_memory(ctx, top.weight_memory, weights.shape), weights,
-                           field="weight", axes=("pre", "post"),
-                           context=f"after {n_windows} windows")
+        if n_pre:
+            assert_array_equal(read_memory(ctx, top.weight_memory, weights.shape), weights,
+                               field="weight", axes=("pre", "post"),
+                               context=f"after {n_windows} windows")
 
     run_simulation(top, testbench)
-    expected = ["sleep" if index % sleep_every == sleep_every - 1 else "scale"
-                for index in range(n_windows)]
-    assert passes == expected
+    if n_pre:
+        expected = ["sleep" if index % sleep_every == sleep_every - 1 else "scale"
+                    for index in range(n_windows)]
+        assert passes == expected
+    else:
+        assert top.weight_memory is None
+        assert passes == []
     classes = np.concatenate([window.classes for window in golden_windows])
     assert set(classes.tolist()) == {-1, 0, 1}, "the rates must put neurons in every class"
