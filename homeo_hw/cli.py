@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import DEADBAND, UPDATE_RULES, RegulatorConfig
+from .report import format_per_neuron
 
 
 __all__ = ["main"]
@@ -145,7 +146,7 @@ def _print_build(result):
         print(f"  Verilog: {result.verilog}")
     lc_used, lc_available = report.utilisation.get("ICESTORM_LC", (0, 0))
     print(f"  logic cells: {lc_used} of {lc_available} "
-          f"({report.logic_cells_per_neuron:.1f} per neuron)")
+          f"({format_per_neuron(report.logic_cells_per_neuron)} per neuron)")
     for name in ("ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP"):
         if name in report.utilisation:
             used, available = report.utilisation[name]
@@ -196,7 +197,7 @@ def _command_report(args):
         report = result.report
         state = "cached" if result.cached else "built"
         print(f"    {state}: {report.logic_cells} logic cells, "
-              f"{report.logic_cells_per_neuron:.1f} per neuron, Fmax "
+              f"{format_per_neuron(report.logic_cells_per_neuron)} per neuron, Fmax "
               f"{report.fmax_mhz:.1f} MHz", flush=True)
         reports.append(report)
     if not reports:

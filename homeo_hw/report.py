@@ -377,7 +377,8 @@ def _markdown_table(rows):
             stimulus = row["stimulus_luts"] + row["stimulus_flip_flops"]
         lines.append(
             f"| {row['n_neurons']} | {row['logic_cells']} | "
-            f"{row['logic_cells_per_neuron']:.1f} | {row['brams']} | {row['luts']} | "
+            f"{format_per_neuron(row['logic_cells_per_neuron'])} | {row['brams']} | "
+            f"{row['luts']} | "
             f"{row['flip_flops']} | {row['carries']} | {_format_optional(regulator, 'd')} | "
             f"{_format_optional(stimulus, 'd')} | {_format_optional(row['fmax_mhz'], '.1f')} | "
             f"{_format_optional(row['target_mhz'], '.1f')} | "
@@ -385,15 +386,23 @@ def _markdown_table(rows):
     return lines
 
 
+def format_per_neuron(value):
+    """Format a logic-cell count per neuron: one decimal from 10 up, else three significant
+    digits, so that the fractions of a time-multiplexed design do not round to 0."""
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+
+
 def _markdown_fit(summary):
     fit = summary["logic_cell_fit"]
-    lines = [(f"Least-squares fit of logic cells: {fit['slope']:.2f} per neuron plus "
-              f"{fit['intercept']:.0f} fixed, of {summary['logic_cell_capacity']} on the device.")]
+    lines = [(f"Least-squares fit of logic cells: {format_per_neuron(fit['slope'])} per neuron "
+              f"plus {fit['intercept']:.0f} fixed, of {summary['logic_cell_capacity']} on the "
+              f"device.")]
     regulator_fit = summary.get("regulator_fit")
     if regulator_fit is not None:
         lines.append(
             f"Regulator alone (LUT4 + flip-flops, synthesised on its own): "
-            f"{regulator_fit['slope']:.2f} per neuron plus {regulator_fit['intercept']:.0f}.")
+            f"{format_per_neuron(regulator_fit['slope'])} per neuron plus "
+            f"{regulator_fit['intercept']:.0f}.")
 
     names = {"logic_cells": "logic cells", "brams": "block RAMs"}
     parts = [f"no limit from {names[name]}" if limit is None else f"{limit} by {names[name]}"

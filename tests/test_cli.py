@@ -114,7 +114,7 @@ def test_report_writes_outputs(fake_build, tmp_path, capsys):
     assert [call[1] for call in fake_build] == [1, 2, 4, 8]
     assert "[4/4] icestick, 8 neurons ..." in printed
     assert "does not fit: design does not fit" in printed
-    assert "Least-squares fit of logic cells: 200.00 per neuron plus 100 fixed" in printed
+    assert "Least-squares fit of logic cells: 200.0 per neuron plus 100 fixed" in printed
     assert "8 neurons do not fit: 1700 ICESTORM_LC needed, 1280 available." in printed
     assert "nextpnr seed 1." in printed
 

@@ -15,6 +15,7 @@ import pytest
 
 from homeo_hw.boards.top import DEVICES
 from homeo_hw.report import (DesignReport, SizeFit, fit_sizes, format_markdown,
+                             format_per_neuron,
                              parse_nextpnr_report, parse_yosys_stat, plot_sizes,
                              summarise_sizes, write_json)
 
@@ -159,7 +160,7 @@ def test_summary_markdown_and_plot(tmp_path):
 
     markdown = format_markdown(summary, command="homeo-hw report --board icestick")
     assert "| 4 | 1020 | 255.0 | 1 | 698 | 353 | 345 | 856 | 125 | 74.3 | 12.0 | met |" in markdown
-    assert "80.00 per neuron plus 700 fixed, of 1280 on the device" in markdown
+    assert "80.0 per neuron plus 700 fixed, of 1280 on the device" in markdown
     assert "Measured with `homeo-hw report --board icestick`." in markdown
     assert ("Estimated largest neuron count that fits, extrapolated from the linear fit of 3 "
             "sizes: 7 (7 by logic cells, no limit from block RAMs).") in markdown
@@ -192,3 +193,13 @@ def test_summary_single_size_has_no_fit():
     assert "| 4 | 1019 |" in markdown
     assert "a linear fit needs at least two different neuron counts" in markdown
     assert "largest neuron count" not in markdown.lower()
+
+
+@pytest.mark.parametrize("value, text", [
+    (121.52, "121.5"),
+    (7.254, "7.25"),
+    (0.03094, "0.0309"),
+    (0.0, "0"),
+])
+def test_format_per_neuron_keeps_small_fractions(value, text):
+    assert format_per_neuron(value) == text
