@@ -50,6 +50,10 @@ TDM_OUTPUTS = ("events__ready", "swept_valid", "swept", "window_done", "n_above"
                "dispersion", "lr_exponent", "initialising")
 
 
+def plural(count, noun):
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def make_raster(config, timesteps, seed):
     # Rates from silent to four times the target, so that every class of neuron occurs.
     rng = np.random.default_rng(seed)
@@ -159,9 +163,10 @@ def main_tdm(args):
     print(f"speed-up:      {cxxrtl_rate / pysim_rate:12,.0f}x (one call against pysim)")
     pysim_windows = int(np.sum(pysim_trace["window_done"]))
     print(f"pysim and cxxrtl agree on the short run ({len(TDM_OUTPUTS)} outputs every cycle and "
-          f"the cycle of every accepted event, {pysim_windows} windows): {not differing}"
+          f"the cycle of every accepted event, {plural(pysim_windows, 'window')}): "
+          f"{not differing}"
           + (f"; differing: {', '.join(differing)}" if differing else ""))
-    print(f"cxxrtl equals the golden model on the long run ({len(windows)} windows): "
+    print(f"cxxrtl equals the golden model on the long run ({plural(len(windows), 'window')}): "
           f"{golden_agree}")
 
 
@@ -272,7 +277,7 @@ def main_parallel(args):
     print(f"speed-up:      {cxxrtl_rate / pysim_rate:12,.0f}x (one call against pysim)")
     print(f"pysim and cxxrtl thresholds agree on the short run ({len(pysim_thresholds)} "
           f"windows): {agree}")
-    print(f"cxxrtl equals the golden model on the long run ({len(windows)} windows): "
+    print(f"cxxrtl equals the golden model on the long run ({plural(len(windows), 'window')}): "
           f"{golden_agree}")
 
 

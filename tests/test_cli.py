@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -246,6 +247,40 @@ def test_sim_output_that_is_a_folder(option, tmp_path, capsys):
     error, output = one_error_line(capsys)
     assert f"{option} {tmp_path} is a folder; give a file name" in error
     assert "simulated" not in output
+
+
+def test_sim_unknown_plot_format_rejected_before_run(tmp_path, capsys):
+    plot = tmp_path / "rates.xyz"
+    assert main(sim_args(small_raster(tmp_path), "--plot", str(plot))) == 1
+    error, output = one_error_line(capsys)
+    assert f"--plot {plot}: matplotlib cannot write .xyz images; use a suffix of" in error
+    assert "svg" in error
+    assert "simulated" not in output
+
+
+def test_sim_same_file_for_vcd_and_plot_rejected(tmp_path, capsys):
+    same = tmp_path / "out"
+    assert main(sim_args(small_raster(tmp_path), "--plot", str(same), "--vcd", str(same))) == 1
+    error, output = one_error_line(capsys)
+    assert f"--vcd and --plot both name {same}; give them different files" in error
+    assert "simulated" not in output
+
+
+def test_sim_compiler_failing_version_falls_back(monkeypatch, tmp_path, capsys):
+    false = shutil.which("false")
+    if false is None:
+        pytest.skip("no `false` program on PATH")
+    monkeypatch.setenv("CXX", false)
+    raster = small_raster(tmp_path)
+    args = ["sim", "--raster", str(raster), "--neurons", "2", "--window", "16",
+            "--target-count", "2", "--arch", "tdm"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "back end pysim" in captured.out
+    assert "failed to report its version" in captured.err
+    assert main([*args, "--backend", "cxxrtl"]) == 1
+    error, _ = one_error_line(capsys)
+    assert "the cxxrtl back end is unavailable" in error
 
 
 def test_export_output_in_missing_folder(tmp_path, capsys):

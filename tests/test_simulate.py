@@ -206,8 +206,8 @@ def test_cxxrtl_backend_equals_pysim():
 def test_cxxrtl_without_compiler_rejected(monkeypatch):
     monkeypatch.setenv("CXX", "/nonexistent/c++")
     with pytest.raises(BackendUnavailable, match=r"the cxxrtl back end is unavailable: C\+\+ "
-                                                 r"compiler '/nonexistent/c\+\+' .* use the "
-                                                 r"pysim back end"):
+                                                 r"compiler '/nonexistent/c\+\+' .* simulate "
+                                                 r"with the pysim back end \(--backend pysim\)"):
         simulate(CONFIG, np.zeros((16, CONFIG.n_neurons)), backend="cxxrtl")
 
 
