@@ -102,7 +102,7 @@ def as_float_array(name, value, *, ndim=None, keep_float_dtype=False):
         bad = np.flatnonzero(~np.isfinite(array))[0]
         raise ValueError(
             f"{name} contains {array.flat[bad]} at flat index {bad}; every value must be finite, "
-            f"so replace NaN and infinity before calling")
+            f"so replace NaN and infinity in it")
     return array
 
 
