@@ -20,7 +20,7 @@ from amaranth.lib.wiring import Out
 
 
 __all__ = [
-    "StateMemory", "spram_count", "IMPLEMENTATIONS",
+    "StateMemory", "spram_count", "choose_implementation", "IMPLEMENTATIONS",
     "SPRAM_DEPTH", "SPRAM_WIDTH", "UP5K_SPRAM_COUNT",
 ]
 
@@ -32,8 +32,8 @@ SPRAM_WIDTH = 16
 #: SB_SPRAM256KA blocks on an iCE40UP5K.
 UP5K_SPRAM_COUNT = 4
 
-# Depth of one block of the live value table, see StateMemory._elaborate_live_value_table.
-_LVT_BLOCK_DEPTH = 2048
+# Largest depth of one iCE40 block RAM, in its 2048 x 2 configuration.
+_BLOCK_RAM_DEPTH = 2048
 
 #: Names of the implementations, see :class:`StateMemory`.
 IMPLEMENTATIONS = ("simple", "banked")
@@ -42,6 +42,14 @@ IMPLEMENTATIONS = ("simple", "banked")
 def _is_up5k(platform):
     device = getattr(platform, "device", None)
     return isinstance(device, str) and device.upper() == "ICE40UP5K"
+
+
+def choose_implementation(implementation, platform):
+    """Return ``"simple"`` or ``"banked"``: ``implementation`` if given, else the default for
+    ``platform`` (``"banked"`` on an iCE40UP5K, else ``"simple"``)."""
+    if implementation is not None:
+        return implementation
+    return "banked" if _is_up5k(platform) else "simple"
 
 
 def spram_count(width, depth):
@@ -61,10 +69,13 @@ class StateMemory(wiring.Component):
     ``read.en`` high in cycle ``t`` returns its word on ``read.data`` in cycle ``t + 4``, and
     ``read.data`` is undefined in other cycles. The word reflects every write presented in cycles
     up to and including ``t``. Whether it reflects a write of the same address in cycles ``t + 1``
-    to ``t + 3`` depends on the implementation and on other traffic. A pipeline that reads,
-    modifies and writes back must therefore forward the writes of those cycles, and then it
-    computes the same with either implementation. The memory has no reset, so its contents are
-    undefined until written.
+    to ``t + 3`` depends on the implementation and on other traffic. In the simple implementation
+    a write of the same address in cycle ``t + 3`` may make the whole word undefined on hardware,
+    because the block RAM reads and writes that address in the same cycle (in simulation it is
+    the word before that write). A pipeline that reads, modifies and writes back must therefore
+    forward the writes of cycles ``t + 1`` to ``t + 3``, whole words for the simple
+    implementation, and then it computes the same with either implementation. The memory has no
+    reset, so its contents are undefined until written.
 
     Parameters
     ----------
@@ -73,7 +84,8 @@ class StateMemory(wiring.Component):
     depth : int
         Number of words.
     implementation : str or None
-        ``"simple"``: one :class:`~amaranth.lib.memory.Memory` (block RAM on iCE40).
+        ``"simple"``: :class:`~amaranth.lib.memory.Memory` rows of at most 2048 words (block RAM
+        on iCE40), with ``read.data`` straight from the block RAM.
         ``"banked"``: two single-port banks and a live value table; on an iCE40UP5K platform the
         banks are SB_SPRAM256KA instances, otherwise (including simulation, where the platform is
         None) behavioural single-port memories with the same timing as SPRAM, which puts
@@ -83,7 +95,8 @@ class StateMemory(wiring.Component):
     Members
     -------
     read : ``Out(memory.ReadPort.Signature(addr_width=..., shape=shape))``
-        Read port; ``read.en`` defaults to 1.
+        Read port. ``read.en`` defaults to 1. The simple implementation reads in every cycle and
+        ignores it.
     write : ``Out(memory.WritePort.Signature(addr_width=..., shape=shape))``
         Write port; a word is written at the end of a cycle with ``write.en`` high.
 
@@ -137,9 +150,7 @@ class StateMemory(wiring.Component):
 
     def implementation_for(self, platform):
         """Return ``"simple"`` or ``"banked"``, the implementation used on ``platform``."""
-        if self._implementation is not None:
-            return self._implementation
-        return "banked" if _is_up5k(platform) else "simple"
+        return choose_implementation(self._implementation, platform)
 
     def elaborate(self, platform):
         if self.implementation_for(platform) == "simple":
@@ -148,28 +159,60 @@ class StateMemory(wiring.Component):
 
     def _elaborate_simple(self):
         m = Module()
-        m.submodules.storage = storage = memory.Memory(
-            shape=self.width, depth=self._depth, init=[])
-        write_port = storage.write_port()
-        # Two registers in front of the read port and one behind it give the banked
-        # implementation's latency. The one behind also takes the block RAM's slow
-        # clock-to-output off the logic.
-        read_port = storage.read_port()
-        early_addr = Signal.like(self.read.addr)
-        early_en = Signal()
 
-        m.d.comb += [
-            write_port.addr.eq(self.write.addr),
-            write_port.data.eq(self.write.data),
-            write_port.en.eq(self.write.en),
-        ]
+        # Three address registers and a data register give the banked implementation's latency.
+        # Synthesis merges the address registers with identical ones of a user that pipelines
+        # the address too, as TDMRegulator does. Yosys merges the data register into the block
+        # RAM's read port, which reads in cycle t + 3, so the data comes straight from the block
+        # RAM.
+        early_addr = Signal.like(self.read.addr)
+        middle_addr = Signal.like(self.read.addr)
+        late_addr = Signal.like(self.read.addr)
         m.d.sync += [
             early_addr.eq(self.read.addr),
-            early_en.eq(self.read.en),
-            read_port.addr.eq(early_addr),
-            read_port.en.eq(early_en),
+            middle_addr.eq(early_addr),
+            late_addr.eq(middle_addr),
         ]
-        m.d.sync += self.read.data.eq(read_port.data)
+
+        # Rows of at most 2048 words map onto block RAMs in their 2048 x 2 configuration, which
+        # needs no bit-write masks. Yosys would give a deeper memory one block RAM per bit,
+        # written through the bit masks of the 256 x 16 configuration, and the mask decoding
+        # costs more logic than one multiplexer between rows.
+        depth = self._depth
+        row_depth = min(depth, _BLOCK_RAM_DEPTH)
+        low_width = max(1, (row_depth - 1).bit_length())
+        n_rows = -(-depth // row_depth)
+        row_data = []
+        for row in range(n_rows):
+            # A read and a write of the same address in the same cycle give an undefined word
+            # (no_rw_check), so that Yosys adds no logic to emulate either order.
+            # NOTE: simulation returns the old word instead, so no test catches a user that
+            # relies on it.
+            row_words = min(row_depth, depth - row * row_depth)
+            storage = memory.Memory(shape=self.width, depth=row_words, init=[],
+                                    attrs={"no_rw_check": 1})
+            m.submodules[f"storage{row}" if n_rows > 1 else "storage"] = storage
+            write_port = storage.write_port()
+            read_port = storage.read_port(domain="comb")
+            selected = (self.write.addr[low_width:] == row) if n_rows > 1 else 1
+            m.d.comb += [
+                write_port.addr.eq(self.write.addr),
+                write_port.data.eq(self.write.data),
+                write_port.en.eq(self.write.en & selected),
+                read_port.addr.eq(late_addr),
+            ]
+            # Without a reset the register merges into the block RAM. Yosys still emulates its
+            # initial value of 0, with a LUT per bit.
+            data = Signal(self.width, name=f"row{row}_data", reset_less=True)
+            m.d.sync += data.eq(read_port.data)
+            row_data.append(data)
+
+        if n_rows > 1:
+            row_last = Signal(range(n_rows))
+            m.d.sync += row_last.eq(late_addr[low_width:])
+            m.d.comb += self.read.data.eq(Cat(*row_data).word_select(row_last, self.width))
+        else:
+            m.d.comb += self.read.data.eq(row_data[0])
         return m
 
     def _elaborate_banked(self, platform):
@@ -232,16 +275,17 @@ class StateMemory(wiring.Component):
     def _elaborate_live_value_table(self, m, lookup_addr, lookup_en, write_bank):
         """Build the table of the bank that contains each address's newest word.
 
-        Returns the bank of the address looked up in the previous cycle, as of the writes before
-        that cycle. A write in the lookup cycle itself needs no bypass: a bank named by the older
-        table entry still contains that older word or a newer one, never a word older than the
-        read's own cycle. The table is split into blocks of 2048 x 1 bit, which
+        Returns the bank of the address looked up in the previous cycle, as of the writes up to
+        and including that cycle. The read port is transparent because Yosys emulates that with
+        fewer flip-flops than the old value on iCE40 block RAM; either would do, because a bank
+        named by the older table entry still contains that older word or a newer one, never a
+        word older than the read's own cycle. The table is split into blocks of 2048 x 1 bit, which
         Yosys maps to one SB_RAM40_4K each in its 2048 x 2 configuration; a single deeper 1-bit
         memory would use the 256 x 16 configuration with bit-write masks, whose decoding costs
         far more logic.
         """
         depth = self._depth
-        block_depth = min(depth, _LVT_BLOCK_DEPTH)
+        block_depth = min(depth, _BLOCK_RAM_DEPTH)
         low_width = max(1, (block_depth - 1).bit_length())
         n_blocks = -(-depth // block_depth)
         read_high = lookup_addr[low_width:]
@@ -253,7 +297,7 @@ class StateMemory(wiring.Component):
                                   init=[])
             m.submodules[f"live_value_table{index}"] = block
             block_write = block.write_port()
-            block_read = block.read_port()
+            block_read = block.read_port(transparent_for=(block_write,))
             selected = (write_high == index) if n_blocks > 1 else 1
             m.d.comb += [
                 block_write.addr.eq(self.write.addr),

@@ -8,16 +8,15 @@ The regulator computes exactly what :meth:`homeo_hw.golden.IntegerRegulator.step
 computes.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .config import DEADBAND, check_config, check_n_pre
-from .lr_scaler import LearningRateScaler
 from .margin_comparator import MarginComparator
 from .sleep_pruner import SleepPruner
-from .state_memory import IMPLEMENTATIONS, StateMemory
+from .state_memory import IMPLEMENTATIONS, StateMemory, choose_implementation
 
 
 __all__ = [
@@ -39,6 +38,27 @@ def state_word_layout(config):
 
 def _index_width(config):
     return max(1, (config.n_neurons - 1).bit_length())
+
+
+def _greater_than(value, constant):
+    """Return ``value > constant`` for an unsigned ``value`` and an integer ``constant``, as AND
+    and OR gates.
+
+    Yosys maps a comparison operator to a carry chain of one logic cell per bit. These gates map
+    to a smaller LUT tree with a shorter path.
+    """
+    if constant < 0:
+        return Const(1, 1)
+    if constant >= (1 << len(value)) - 1:
+        return Const(0, 1)
+    # From the lowest bit up: the bits seen so far exceed those of the constant.
+    greater = Const(0, 1)
+    for position in range(len(value)):
+        if (constant >> position) & 1:
+            greater = value[position] & greater
+        else:
+            greater = value[position] | greater
+    return greater
 
 
 def event_layout(config):
@@ -71,12 +91,12 @@ def sweep_result_layout(config):
     })
 
 
-class _Operation(enum.Enum, shape=3):
+class _Operation(enum.Enum, shape=2):
     NONE = 0
     SPIKE = 1
     READ = 2
+    # A sweep step, or while `initialising` is high, the initialisation of a word.
     SWEEP = 3
-    INIT = 4
 
 
 class _Phase(enum.Enum, shape=2):
@@ -88,11 +108,18 @@ class _Phase(enum.Enum, shape=2):
 
 # Read latency of the state memory, in cycles.
 _READ_LATENCY = 4
+# Stage of the pipeline that presents an operation's write to the memory, in cycles after its
+# read. The tag of that stage contains the write address.
+_WRITE_STAGE = _READ_LATENCY + 2
 # Cycles from a window's last mark to the sweep's first read. A spike's write happens
-# _READ_LATENCY + 2 cycles after its read, and a read reflects the writes up to its own cycle.
+# _WRITE_STAGE cycles after its read, and a read reflects the writes up to its own cycle.
 _DRAIN_CYCLES = _READ_LATENCY
-# Cycles after a sweep's last read until its last write, _READ_LATENCY + 3 cycles after the read.
-_TAIL_CYCLES = _READ_LATENCY + 2
+# Cycles after a sweep's last read until events are accepted again. The sweep's last write
+# happens _WRITE_STAGE cycles after its read. The tail lasts that long too, although one cycle
+# less would do, so that init_cycles and sweep_cycles keep their documented values.
+_TAIL_CYCLES = _WRITE_STAGE
+# Distances, in issue order, of the earlier operations whose writes a read may miss.
+_HAZARD_DISTANCES = _WRITE_STAGE - 1
 
 
 def _tag_layout(config):
@@ -100,8 +127,6 @@ def _tag_layout(config):
     return data.StructLayout({
         "op": _Operation,
         "addr": unsigned(_index_width(config)),
-        "first": unsigned(1),
-        "last": unsigned(1),
     })
 
 
@@ -109,8 +134,9 @@ class TDMRegulator(wiring.Component):
     """Homeostatic regulator of ``config.n_neurons`` neurons with per-neuron state in memory.
 
     Each neuron owns one word of :func:`state_word_layout` (``counter_width + threshold_width +
-    2`` bits) in a :class:`~.state_memory.StateMemory`: block RAM, or SPRAM on an iCE40UP5K. One
-    pipeline serves spikes, threshold reads and the window-end sweep, one operation per cycle.
+    2`` bits) in :class:`~.state_memory.StateMemory`: SPRAM on an iCE40UP5K, or block RAM, where
+    the counts and the rest of the word are two memories of the same depth. One pipeline serves
+    spikes, threshold reads and the window-end sweep, one operation per cycle.
 
     **Reset.** After reset the regulator writes every word (count 0, threshold
     ``threshold_init``, in band) through the sweep pipeline, one word per cycle, and accepts
@@ -136,9 +162,10 @@ class TDMRegulator(wiring.Component):
     :attr:`sweep_result_delay` = 6 cycles after its read.
 
     **Statistics.** ``n_above``, ``n_below`` and ``dispersion`` accumulate while a sweep runs and
-    hold the window's totals from the cycle before ``window_done`` until the next window's sweep
-    starts; ``lr_exponent`` changes together with ``window_done``, a one-cycle strobe
-    :attr:`window_done_delay` = ``n_neurons + 12`` cycles after the cycle that accepted the mark.
+    hold the window's totals from the cycle before ``window_done`` until they restart from 0 in
+    the cycle before the next window's first record on ``swept``. ``lr_exponent`` changes
+    together with ``window_done``, a one-cycle strobe :attr:`window_done_delay` =
+    ``n_neurons + 12`` cycles after the cycle that accepted the mark.
     Spikes of the next window may already be accepted before the strobe.
 
     **Threshold readout.** A neuron core reads a threshold by sending the neuron index on
@@ -259,9 +286,24 @@ class TDMRegulator(wiring.Component):
         n = config.n_neurons
         latency = _READ_LATENCY
 
-        m.submodules.state = state = StateMemory(
-            self._word_layout, n, implementation=self._memory_implementation)
-        assert state.read_latency == latency
+        # In block RAM the counts and the rest of the word live in two memories, because a block
+        # RAM read of an address written in the same cycle returns an undefined word. Spikes write
+        # only the counts, whose every recent write is forwarded, so an undefined word never
+        # reaches the thresholds. On SPRAM the banks never read and write in the same cycle, and
+        # one memory contains the whole word, which a spike writes back.
+        implementation = choose_implementation(self._memory_implementation, platform)
+        split = implementation == "simple"
+        if split:
+            m.submodules.counts = counts = StateMemory(
+                unsigned(config.counter_width), n, implementation=implementation)
+            m.submodules.classes = classes = StateMemory(
+                readout_layout(config), n, implementation=implementation)
+            memories = (counts, classes)
+        else:
+            m.submodules.state = state = StateMemory(
+                self._word_layout, n, implementation=implementation)
+            memories = (state,)
+        assert all(state_memory.read_latency == latency for state_memory in memories)
 
         # Issue: choose this cycle's operation and send its read to the memory. After a window's
         # last mark come the phases DRAIN (until the last spike's write has reached the memory),
@@ -272,13 +314,15 @@ class TDMRegulator(wiring.Component):
         # Registered timestep == window - 1, which keeps the comparison off the input path.
         last_timestep = Signal()
         sweep_addr = Signal(range(n))
-        # Registered sweep_addr == 0 and sweep_addr == n - 1, so that the phase logic decodes
-        # single flip-flops rather than a wide comparison.
-        sweep_first = Signal(init=1)
+        # Registered sweep_addr == n - 1, so that the phase logic decodes one flip-flop rather
+        # than a wide comparison.
         sweep_last = Signal(init=n == 1)
         wait_count = Signal(range(max(_DRAIN_CYCLES, _TAIL_CYCLES)))
         issue = Signal(_tag_layout(config))
 
+        # The word that an operation of NONE reads is never used, so the neuron of the event
+        # stream serves as its address and the address multiplexer needs no zero case.
+        m.d.comb += issue.addr.eq(self.events.payload.neuron)
         with m.Switch(phase):
             with m.Case(_Phase.RUN):
                 with m.If(self.threshold_request.valid):
@@ -301,10 +345,7 @@ class TDMRegulator(wiring.Component):
                                 phase.eq(_Phase.DRAIN),
                             ]
                     with m.Elif(self.events.valid):
-                        m.d.comb += [
-                            issue.op.eq(_Operation.SPIKE),
-                            issue.addr.eq(self.events.payload.neuron),
-                        ]
+                        m.d.comb += issue.op.eq(_Operation.SPIKE)
             with m.Case(_Phase.DRAIN):
                 m.d.sync += wait_count.eq(wait_count + 1)
                 with m.If(wait_count == _DRAIN_CYCLES - 1):
@@ -314,20 +355,16 @@ class TDMRegulator(wiring.Component):
                     ]
             with m.Case(_Phase.SWEEP):
                 m.d.comb += [
-                    issue.op.eq(Mux(self.initialising, _Operation.INIT, _Operation.SWEEP)),
+                    issue.op.eq(_Operation.SWEEP),
                     issue.addr.eq(sweep_addr),
-                    issue.first.eq(sweep_first),
-                    issue.last.eq(sweep_last),
                 ]
                 m.d.sync += [
                     sweep_addr.eq(sweep_addr + 1),
-                    sweep_first.eq(0),
                     sweep_last.eq(sweep_addr == n - 2),
                 ]
                 with m.If(sweep_last):
                     m.d.sync += [
                         sweep_addr.eq(0),
-                        sweep_first.eq(1),
                         sweep_last.eq(n == 1),
                         phase.eq(_Phase.TAIL),
                     ]
@@ -340,118 +377,152 @@ class TDMRegulator(wiring.Component):
                         self.initialising.eq(0),
                     ]
 
-        m.d.comb += [
-            state.read.addr.eq(issue.addr),
-            state.read.en.eq(issue.op != _Operation.NONE),
-        ]
+        for state_memory in memories:
+            m.d.comb += state_memory.read.addr.eq(issue.addr)
 
-        # The tag of the operation issued k cycles ago is tags[k]; its word arrives in stage
-        # `latency` and is registered for stage `latency + 1`, where spikes and reads finish.
+        # The tag of the operation issued k cycles ago is tags[k]. Its word arrives in stage
+        # `latency` and is registered for stage `latency + 1`, where every operation computes.
+        # The write register presents its write in stage _WRITE_STAGE, whose tag gives the address.
         tags = [issue]
-        for stage in range(1, latency + 3):
+        for stage in range(1, _WRITE_STAGE + 1):
             tag = Signal(_tag_layout(config), name=f"s{stage}_tag")
             m.d.sync += tag.eq(tags[-1])
             tags.append(tag)
+
+        # The word arriving from the memory in stage `latency`, and registered for the next.
+        arriving = Signal(self._word_layout)
+        if split:
+            m.d.comb += [
+                arriving.count.eq(counts.read.data),
+                arriving.threshold.eq(classes.read.data.threshold),
+                arriving.above.eq(classes.read.data.above),
+                arriving.below.eq(classes.read.data.below),
+            ]
+        else:
+            m.d.comb += arriving.eq(state.read.data)
         word = Signal(self._word_layout)
-        m.d.sync += word.eq(state.read.data)
+        m.d.sync += word.eq(arriving)
 
-        # Writes go to the memory from registers, one cycle after their data is computed: the
-        # long routes to SPRAM then start at a flip-flop.
-        write = Signal(data.StructLayout({
-            "en": 1, "addr": unsigned(_index_width(config)), "data": self._word_layout}))
-        m.d.comb += [
-            state.write.en.eq(write.en),
-            state.write.addr.eq(write.addr),
-            state.write.data.eq(write.data),
+        # The write register: `en` writes the count, `whole` the rest of the word too. Writes
+        # leave from registers, so that the long routes to SPRAM start at a flip-flop.
+        write = Signal(data.StructLayout({"en": 1, "whole": 1, "data": self._word_layout}))
+        write_addr = tags[_WRITE_STAGE].addr
+        if split:
+            m.d.comb += [
+                counts.write.en.eq(write.en),
+                counts.write.addr.eq(write_addr),
+                counts.write.data.eq(write.data.count),
+                classes.write.en.eq(write.en & write.whole),
+                classes.write.addr.eq(write_addr),
+                classes.write.data.threshold.eq(write.data.threshold),
+                classes.write.data.above.eq(write.data.above),
+                classes.write.data.below.eq(write.data.below),
+            ]
+        else:
+            m.d.comb += [
+                state.write.en.eq(write.en),
+                state.write.addr.eq(write_addr),
+                state.write.data.eq(write.data),
+            ]
+        m.d.sync += [
+            write.en.eq(0),
+            write.whole.eq(0),
         ]
-        m.d.sync += write.en.eq(0)
 
-        self._elaborate_spikes(m, state, write, tags, word)
-        self._elaborate_sweep(m, write, tags, word)
+        self._elaborate_spikes(m, write, tags, arriving, word)
+        self._elaborate_sweep(m, write, tags, arriving, word)
         return m
 
-    def _elaborate_spikes(self, m, state, write, tags, word):
-        """Count spikes: increment the count in stage ``latency + 1`` and write it back in the
-        next cycle.
+    def _elaborate_spikes(self, m, write, tags, arriving, word):
+        """Count spikes: increment the count in stage ``latency + 1``, where the write register
+        takes the word.
 
-        A read in cycle t is not guaranteed to see the writes of cycles t + 1 to t + latency + 1.
-        They belong to the ``latency + 1`` operations issued just before it, so the count is
-        forwarded from the newest of them that counted a spike of the same neuron. All but the
-        newest have computed their counts by the time the word arrives, and registers keep
-        them. The newest computes in that very cycle, and is forwarded one stage later. Only counts
-        need forwarding, because spikes change nothing else and no sweep write is in flight while
-        spikes run.
+        A read in cycle t is not guaranteed to see the writes of cycles t + 1 to t + 5. They
+        belong to the 5 operations issued just before it, so the count is forwarded from the
+        newest of them that counted a spike of the same neuron. All but the newest have computed
+        their counts by the time the word arrives, and registers keep them. The newest computes
+        in that very cycle, and is forwarded one stage later. Only counts need forwarding,
+        because spikes change nothing else and no sweep write is in flight while spikes run.
         """
         config = self._config
         latency = _READ_LATENCY
-        arrive, finish = tags[latency], tags[latency + 1]
+        finish = tags[latency + 1]
 
-        writes = Signal()
+        counting = Signal()
         new_count = Signal(config.counter_width)
-        m.d.comb += writes.eq(finish.op == _Operation.SPIKE)
+        m.d.comb += counting.eq(finish.op == _Operation.SPIKE)
 
-        # history[j]: the spike counted j + 1 cycles ago.
-        history = []
+        # counted[j]: the count of the operation that finished j + 1 cycles ago, the new count if
+        # it was a spike.
+        counted = []
         for age in range(latency - 1):
-            entry = Signal(data.StructLayout({
-                "valid": 1, "addr": unsigned(_index_width(config)),
-                "count": unsigned(config.counter_width)}), name=f"counted_{age + 1}_ago")
-            history.append(entry)
-        m.d.sync += [
-            history[0].valid.eq(writes),
-            history[0].addr.eq(finish.addr),
-            history[0].count.eq(new_count),
-        ]
-        for age in range(1, latency - 1):
-            m.d.sync += history[age].eq(history[age - 1])
+            entry = Signal(config.counter_width, name=f"counted_{age + 1}_ago")
+            m.d.sync += entry.eq(new_count if age == 0 else counted[-1])
+            counted.append(entry)
 
-        # The arriving word's neuron may have counted a spike 1 to `latency` cycles before the
-        # word arrives. Every comparison is made early and registered, so that only two
-        # multiplexers lie between the memory data and a register: the older spikes (2 or more
-        # cycles before arrival) are resolved to one candidate in the cycle before arrival.
-        early = tags[latency - 2]
-        older_matches = Signal(latency - 1)
-        m.d.sync += older_matches[0].eq(writes & (finish.addr == early.addr))
-        for age in range(1, latency - 1):
-            entry = history[age - 1]
-            m.d.sync += older_matches[age].eq(entry.valid & (entry.addr == early.addr))
-        candidate = history[-1].count
+        # Address comparisons come early: in stage 1 each operation compares its neuron with
+        # those of the 5 operations issued before it (stages 2 to 6), and the results travel
+        # with it until the counts they select exist. Stage 1 compares pairs of address bits and
+        # registers the results, and stage 2 combines them. Each comparison then costs a LUT and
+        # a flip-flop, in one logic cell, per two bits. As one LUT tree, Yosys mapped a 12-bit
+        # comparison to about 14 LUTs.
+        index_width = _index_width(config)
+        partials = []
+        for distance in range(1, _HAZARD_DISTANCES + 1):
+            older = tags[1 + distance]
+            pairs = [~(older.addr[low:low + 2] ^ tags[1].addr[low:low + 2]).any()
+                     for low in range(0, index_width, 2)]
+            partial = Signal(len(pairs) + 1, name=f"s2_match_{distance}_earlier")
+            m.d.sync += partial.eq(Cat(older.op == _Operation.SPIKE, *pairs))
+            partials.append(partial)
+        # hazards[d - 1]: the operation issued d cycles earlier was a spike of the same neuron.
+        hazards = Cat(partial.all() for partial in partials)
+
+        # Stage 3: the spikes 3 to 5 operations earlier finished 1 to 3 cycles ago, and the
+        # newest of them that matches is resolved to one candidate, so that only two
+        # multiplexers lie between the memory data and a register.
+        older_matches = Signal(_HAZARD_DISTANCES - 2)
+        newer_hits = Signal(2)
+        m.d.sync += [
+            older_matches.eq(hazards[2:]),
+            newer_hits.eq(hazards[:2]),
+        ]
+        candidate = counted[-1]
         for age in reversed(range(latency - 1)):
-            candidate = Mux(older_matches[age], history[age].count, candidate)
+            candidate = Mux(older_matches[age], counted[age], candidate)
         older_hit = Signal()
         older_count = Signal(config.counter_width)
+        newer_hit = Signal()
+        # The match with the operation just before, used a stage later.
+        newest_pending = Signal()
         m.d.sync += [
             older_hit.eq(older_matches.any()),
             older_count.eq(candidate),
+            newer_hit.eq(newer_hits[1]),
+            newest_pending.eq(newer_hits[0]),
         ]
 
-        before_arrive = tags[latency - 1]
-        newer_hit = Signal()
-        m.d.sync += newer_hit.eq(writes & (finish.addr == before_arrive.addr))
-        hit_newest = Signal()
-        m.d.sync += hit_newest.eq(writes & (finish.addr == arrive.addr))
-
+        # Stage 4: the word arrives, and the spike 2 operations earlier finished a cycle ago.
         forwarded_count = Signal(config.counter_width)
-        m.d.sync += forwarded_count.eq(
-            Mux(newer_hit, history[0].count,
-                Mux(older_hit, older_count, state.read.data.count)))
+        hit_newest = Signal()
+        m.d.sync += [
+            forwarded_count.eq(Mux(newer_hit, counted[0],
+                                   Mux(older_hit, older_count, arriving.count))),
+            hit_newest.eq(newest_pending),
+        ]
 
+        # Stage 5: the spike 1 operation earlier finished a cycle ago.
         old_count = Signal(config.counter_width)
         m.d.comb += [
-            old_count.eq(Mux(hit_newest, history[0].count, forwarded_count)),
+            old_count.eq(Mux(hit_newest, counted[0], forwarded_count)),
             new_count.eq(Mux(old_count == config.counter_max, old_count, old_count + 1)),
         ]
 
-        spike_word = Signal(self._word_layout)
-        m.d.comb += [
-            spike_word.eq(word),
-            spike_word.count.eq(new_count),
-        ]
-        with m.If(writes):
+        with m.If(counting):
             m.d.sync += [
                 write.en.eq(1),
-                write.addr.eq(finish.addr),
-                write.data.eq(spike_word),
+                write.data.eq(word),
+                write.data.count.eq(new_count),
             ]
 
         m.d.comb += [
@@ -461,32 +532,55 @@ class TDMRegulator(wiring.Component):
             self.readout.below.eq(word.below),
         ]
 
-    def _elaborate_sweep(self, m, write, tags, word):
-        """Sweep the words: classify and add the threshold change in stage ``latency + 1``, then
-        clamp in the next stage, whose word is written one cycle later.
+    def _elaborate_sweep(self, m, write, tags, arriving, word):
+        """Sweep the words: classify the count and compare the threshold with its limits in stage
+        ``latency``, then update and saturate the threshold in stage ``latency + 1``, where the
+        write register takes the word.
 
-        The statistics accumulate in the clamp stage, and the exponent follows one cycle later.
+        The record appears and the statistics accumulate in the next stage, and the exponent
+        follows one cycle later. A sweep reads no word that a write in flight would change, so
+        the arriving word needs no forwarding.
         """
         config = self._config
         latency = _READ_LATENCY
-        last = tags[latency + 2]
+        finish = tags[latency + 1]
+        last = tags[_WRITE_STAGE]
 
         m.submodules.comparator = comparator = MarginComparator(config)
-        m.d.comb += comparator.count.eq(word.count)
+        m.d.comb += comparator.count.eq(arriving.count)
+        above = Signal()
+        below = Signal()
+        m.d.sync += [
+            above.eq(comparator.above),
+            below.eq(comparator.below),
+        ]
 
-        # The unclamped sum, in a signed width that cannot overflow.
-        delta_width = max(config.threshold_width + 1,
-                          config.counter_width + 1 + max(0, -config.proportional_shift))
-        total = Signal(signed(delta_width + 1))
+        new_threshold = Signal(config.threshold_width)
+        floor, ceiling = config.threshold_floor, config.threshold_ceiling
         if config.update_rule == DEADBAND:
-            # Both sums are formed while the count is classified, then one is selected.
-            with m.If(comparator.above):
-                m.d.comb += total.eq(word.threshold + config.threshold_step)
-            with m.Elif(comparator.below):
-                m.d.comb += total.eq(word.threshold - config.threshold_step)
+            # A stored threshold lies between floor and ceiling, so a step up can only pass the
+            # ceiling and a step down only the floor. Both tests compare the arriving threshold
+            # with a constant, a stage before the adders.
+            step = config.threshold_step
+            at_ceiling = Signal()
+            at_floor = Signal()
+            m.d.sync += [
+                at_ceiling.eq(_greater_than(arriving.threshold, ceiling - step)),
+                at_floor.eq(~_greater_than(arriving.threshold, floor + step - 1)),
+            ]
+            raised = Mux(at_ceiling, ceiling, word.threshold + step)
+            lowered = Mux(at_floor, floor, word.threshold - step)
+            with m.If(above):
+                m.d.comb += new_threshold.eq(raised)
+            with m.Elif(below):
+                m.d.comb += new_threshold.eq(lowered)
             with m.Else():
-                m.d.comb += total.eq(word.threshold)
+                m.d.comb += new_threshold.eq(word.threshold)
         else:
+            # The unclamped sum, in a signed width that cannot overflow.
+            delta_width = max(config.threshold_width + 1,
+                              config.counter_width + 1 + max(0, -config.proportional_shift))
+            total = Signal(signed(delta_width + 1))
             # The low counter_width + 1 bits of the wrapped difference are the signed error.
             error = Signal(signed(config.counter_width + 1))
             delta = Signal(signed(delta_width))
@@ -503,74 +597,92 @@ class TDMRegulator(wiring.Component):
             else:
                 m.d.comb += delta.eq(error << -shift)
             m.d.comb += total.eq(word.threshold + delta)
+            with m.If(total < floor):
+                m.d.comb += new_threshold.eq(floor)
+            with m.Elif(total > ceiling):
+                m.d.comb += new_threshold.eq(ceiling)
+            with m.Else():
+                m.d.comb += new_threshold.eq(total)
 
-        count = Signal(config.counter_width)
-        unclamped = Signal(signed(delta_width + 1))
-        above = Signal()
-        below = Signal()
-        m.d.sync += [
-            count.eq(word.count),
-            unclamped.eq(total),
-            above.eq(comparator.above),
-            below.eq(comparator.below),
-        ]
-
-        # Last stage: clamp to [floor, ceiling]. The write register takes the word.
-        new_threshold = Signal(config.threshold_width)
-        with m.If(unclamped < config.threshold_floor):
-            m.d.comb += new_threshold.eq(config.threshold_floor)
-        with m.Elif(unclamped > config.threshold_ceiling):
-            m.d.comb += new_threshold.eq(config.threshold_ceiling)
-        with m.Else():
-            m.d.comb += new_threshold.eq(unclamped)
-
-        sweep_word = Signal(self._word_layout)
-        with m.If(last.op == _Operation.INIT):
-            m.d.comb += sweep_word.threshold.eq(config.threshold_init)
-        with m.Else():
-            m.d.comb += [
-                sweep_word.threshold.eq(new_threshold),
-                sweep_word.above.eq(above),
-                sweep_word.below.eq(below),
-            ]
-        with m.If((last.op == _Operation.SWEEP) | (last.op == _Operation.INIT)):
+        # The write register takes the updated word, or while initialising the reset word.
+        swept_count = Signal(config.counter_width)
+        with m.If(finish.op == _Operation.SWEEP):
             m.d.sync += [
                 write.en.eq(1),
-                write.addr.eq(last.addr),
-                write.data.eq(sweep_word),
+                write.whole.eq(1),
+                write.data.count.eq(0),
+                swept_count.eq(word.count),
             ]
+            with m.If(self.initialising):
+                m.d.sync += [
+                    write.data.threshold.eq(config.threshold_init),
+                    write.data.above.eq(0),
+                    write.data.below.eq(0),
+                ]
+            with m.Else():
+                m.d.sync += [
+                    write.data.threshold.eq(new_threshold),
+                    write.data.above.eq(above),
+                    write.data.below.eq(below),
+                ]
 
         is_sweep = Signal()
         m.d.comb += [
-            is_sweep.eq(last.op == _Operation.SWEEP),
+            is_sweep.eq((last.op == _Operation.SWEEP) & ~self.initialising),
             self.swept_valid.eq(is_sweep),
             self.swept.neuron.eq(last.addr),
-            self.swept.count.eq(count),
-            self.swept.threshold.eq(new_threshold),
-            self.swept.above.eq(above),
-            self.swept.below.eq(below),
+            self.swept.count.eq(swept_count),
+            self.swept.threshold.eq(write.data.threshold),
+            self.swept.above.eq(write.data.above),
+            self.swept.below.eq(write.data.below),
         ]
 
-        # The statistics accumulate in the outputs themselves, restarting at the first neuron.
+        # The statistics accumulate in the outputs themselves. Sweep steps are issued in
+        # consecutive cycles, so the first step of a sweep is the one without a sweep step
+        # before it, and the last step the one without a sweep step after it. The outputs
+        # restart from 0 when the first step computes, a cycle before its record.
+        restart = Signal()
+        final = Signal()
+        m.d.comb += [
+            restart.eq((finish.op == _Operation.SWEEP) & ~self.initialising
+                       & (last.op != _Operation.SWEEP)),
+            final.eq(finish.op != _Operation.SWEEP),
+        ]
+        # |count - target_count|, computed a stage early so that the accumulator's adder starts
+        # at a register.
         deviation = Signal(config.counter_width)
-        m.d.comb += deviation.eq(Mux(count >= config.target_count,
-                                     count - config.target_count,
-                                     config.target_count - count))
+        m.d.sync += deviation.eq(Mux(word.count >= config.target_count,
+                                     word.count - config.target_count,
+                                     config.target_count - word.count))
         published = Signal()
         m.d.sync += published.eq(0)
-        with m.If(is_sweep):
+        with m.If(restart):
             m.d.sync += [
-                self.n_above.eq(Mux(last.first, 0, self.n_above) + above),
-                self.n_below.eq(Mux(last.first, 0, self.n_below) + below),
-                self.dispersion.eq(Mux(last.first, 0, self.dispersion) + deviation),
-                published.eq(last.last),
+                self.n_above.eq(0),
+                self.n_below.eq(0),
+                self.dispersion.eq(0),
+            ]
+        with m.Elif(is_sweep):
+            m.d.sync += [
+                self.n_above.eq(self.n_above + write.data.above),
+                self.n_below.eq(self.n_below + write.data.below),
+                self.dispersion.eq(self.dispersion + deviation),
+                published.eq(final),
             ]
 
-        m.submodules.lr_scaler = lr_scaler = LearningRateScaler(config)
-        m.d.comb += lr_scaler.dispersion.eq(self.dispersion)
+        # The exponent that LearningRateScaler chooses: the largest whose limit the dispersion
+        # does not exceed. Later assignments take priority. The comparisons with the constant
+        # limits are gates rather than carry chains, which would grow with the dispersion's width.
+        exponent = Signal(signed(config.lr_exponent_width))
+        m.d.comb += exponent.eq(config.lr_exponent_min)
+        for power in range(config.lr_exponent_min, config.lr_exponent_max + 1):
+            reference = config.lr_reference_dispersion
+            limit = reference >> power if power >= 0 else reference << -power
+            with m.If(~_greater_than(self.dispersion, limit)):
+                m.d.comb += exponent.eq(power)
         m.d.sync += self.window_done.eq(published)
         with m.If(published):
-            m.d.sync += self.lr_exponent.eq(lr_scaler.exponent)
+            m.d.sync += self.lr_exponent.eq(exponent)
 
 
 class TDMPlasticRegulator(wiring.Component):

@@ -124,8 +124,9 @@ def simulate_random_traffic(depth, width, implementation, *, cycles, seed):
 
 
 @pytest.mark.parametrize("implementation", ["simple", "banked"])
-@pytest.mark.parametrize("depth", [1, 5, 64])
+@pytest.mark.parametrize("depth", [1, 5, 64, 2500])
 def test_random_traffic_reads_latest_write(implementation, depth):
+    # 2500 words take two rows of block RAM in the simple implementation.
     checked, mismatches, _ = simulate_random_traffic(depth, 12, implementation, cycles=600,
                                                      seed=depth)
     assert len(checked) > 400
@@ -165,6 +166,14 @@ def test_up5k_uses_spram():
     assert cells.get("SB_SPRAM256KA") == 4
     # The live value table, 32768 x 1 bit, goes to block RAM, 2048 bits per SB_RAM40_4K.
     assert cells.get("SB_RAM40_4K") == 16
+
+
+def test_hx8k_deep_memory_needs_no_bit_masks():
+    # 4096 words take two rows of 2048 x 2 block RAMs, four per row for 7 bits, and need no
+    # decoding of bit-write masks.
+    cells = synthesise(StateMemory(7, 4096), ICE40HX8KBEVNPlatform(), "hx8k_4096x7")
+    assert cells.get("SB_RAM40_4K") == 8
+    assert cells.get("SB_LUT4", 0) <= 2 * 7
 
 
 def test_hx8k_uses_block_ram():

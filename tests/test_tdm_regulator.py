@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module, Signal
 
 from homeo_hw.config import RegulatorConfig
 from homeo_hw.golden import IntegerRegulator
-from homeo_hw.tdm_regulator import TDMRegulator
+from homeo_hw.tdm_regulator import TDMRegulator, _greater_than
 from tests.sim import assert_array_equal, assert_value_equal, run_simulation
 
 
@@ -239,6 +240,30 @@ def test_memory_implementation_rejected():
         TDMRegulator(small_config(4), memory_implementation="spram")
 
 
+# Gate-level helpers.
+
+def test_greater_than_matches_comparison():
+    # The gate-level comparison with a constant, checked for every 5-bit value and every
+    # constant from below the range to above it.
+    value = Signal(5)
+    constants = list(range(-2, 34))
+    results = [Signal(name=f"greater_than_{constant + 2}") for constant in constants]
+    m = Module()
+    m.d.comb += [result.eq(_greater_than(value, constant))
+                 for result, constant in zip(results, constants, strict=True)]
+    mismatches = []
+
+    async def bench(ctx):
+        for number in range(32):
+            ctx.set(value, number)
+            for result, constant in zip(results, constants, strict=True):
+                if ctx.get(result) != (number > constant):
+                    mismatches.append(f"{number} > {constant} gave {ctx.get(result)}")
+
+    run_simulation(m, bench, clocked=False)
+    assert not mismatches, "\n".join(mismatches[:8])
+
+
 # Comparisons with the golden model.
 
 @pytest.mark.parametrize("n_neurons", [1, 8, 13])
@@ -268,9 +293,10 @@ def test_back_to_back_spikes_one_neuron():
     check_windows(config, timesteps, trace)
 
 
-@pytest.mark.parametrize("distance", [1, 2, 3])
+@pytest.mark.parametrize("distance", [1, 2, 3, 4, 5])
 def test_spikes_alternating_at_distance(distance):
-    # A neuron recurs every `distance` + 1 events, probing the forwarding window of the pipeline.
+    # A neuron recurs every `distance` + 1 events, probing the forwarding window of the pipeline:
+    # a read may miss the writes of the 5 operations issued before it, but not of the sixth.
     config = small_config(8)
     pattern = list(range(distance + 1))
     timesteps = [pattern * ((t % 3) + 1) for t in range(3 * config.window)]
