@@ -9,6 +9,31 @@
 #include "design.cc"
 
 #include <cstring>
+#include <type_traits>
+
+// The design's top module is `cxxrtl_design::p_top`, because `homeo_hw.cxxrtl` names it `top`.
+// Calling it through its own type, not through the C API, lets the compiler inline `eval()` and
+// `commit()` into the loop.
+using top_module = cxxrtl_design::p_top;
+
+// Whether the top module samples a `clk` input on its rising edge, which it detects by comparing
+// `p_clk` with `prev_p_clk`.
+template<class T, class = void>
+struct samples_clk : std::false_type {};
+template<class T>
+struct samples_clk<T, std::void_t<decltype(std::declval<T &>().prev_p_clk)>> : std::true_type {};
+
+// Lower the clock after a rising edge has been evaluated and committed. Nothing but the clock
+// changes then, so a `commit()` would only copy the clock to `prev_p_clk`; when the module has
+// that member it is set directly, which saves comparing every wire once more.
+static inline void lower_clock(cxxrtl_handle handle, top_module &top, cxxrtl_object *clock)
+{
+	clock->next[0] = 0;
+	if constexpr (samples_clk<top_module>::value)
+		top.prev_p_clk = top.p_clk;
+	else
+		cxxrtl_commit(handle);
+}
 
 extern "C" {
 
@@ -82,6 +107,8 @@ size_t homeo_run(cxxrtl_handle handle, cxxrtl_object *clock, size_t cycles,
                  size_t *records, homeo_stream *stream, int until_sent, int *unsettled,
                  cxxrtl_vcd vcd, uint64_t *time, uint64_t half_period)
 {
+	top_module &top = static_cast<top_module &>(*handle->module);
+	cxxrtl::observer observer;
 	size_t n_records = 0;
 	size_t cycle = 0;
 	*unsettled = 0;
@@ -112,7 +139,8 @@ size_t homeo_run(cxxrtl_handle handle, cxxrtl_object *clock, size_t cycles,
 			*time += half_period;
 		} else {
 			clock->next[0] = 1;
-			if (!cxxrtl_eval(handle))
+			// A qualified call is not dispatched through the vtable, so it can be inlined.
+			if (!top.top_module::eval())
 				*unsettled = 1;
 		}
 
@@ -132,10 +160,8 @@ size_t homeo_run(cxxrtl_handle handle, cxxrtl_object *clock, size_t cycles,
 			cxxrtl_vcd_sample(vcd, *time);
 			*time += half_period;
 		} else {
-			cxxrtl_commit(handle);
-			// Only the clock changes here, so the commit moves no other value.
-			clock->next[0] = 0;
-			cxxrtl_commit(handle);
+			top.commit(observer);
+			lower_clock(handle, top, clock);
 		}
 		if (accepted) {
 			if (stream->accepted_cycles != nullptr)
