@@ -40,8 +40,8 @@ from amaranth.sim import Simulator
 from homeo_hw.config import RegulatorConfig
 from homeo_hw.cxxrtl import CxxrtlSimulator, run_pysim as run_pysim_trace, unavailable_reason
 from homeo_hw.golden.regulator import IntegerRegulator
-from homeo_hw.simulate import (TDM_RECORDED, TDM_STROBES, RegulatorBench, tdm_event_payloads,
-                               tdm_windows)
+from homeo_hw.simulate import (TDM_RECORDED, TDM_STROBES, RegulatorBench, payload_integers,
+                               tdm_event_payloads, tdm_windows)
 from homeo_hw.tdm_regulator import TDMRegulator
 
 
@@ -62,33 +62,45 @@ def make_raster(config, timesteps, seed):
     return rng.random((timesteps, config.n_neurons)) < rates
 
 
-def run_pysim(config, stimulus):
-    """Run the bench in Amaranth's simulator.
+def run_pysim(config, payloads):
+    """Run the bench in Amaranth's simulator, offering the timestep payloads in every cycle
+    and moving to the next one when ``timesteps.ready`` takes it.
 
-    Returns the seconds that ``Simulator.run`` took, without building the simulator, and the
-    thresholds at each ``window_done`` as integers.
+    Returns the seconds that ``Simulator.run`` took, without building the simulator, the
+    cycles it simulated, and the thresholds at each ``window_done`` as integers.
     """
     bench = RegulatorBench(config)
-    cycles = len(stimulus["spikes_valid"])
-    spike_words = [int.from_bytes(row.tobytes(), "little")
-                   for row in np.packbits(stimulus["spikes"], axis=1, bitorder="little")]
+    words = payload_integers(payloads)
+    after = bench.cycles_after_stream
     thresholds = []
+    cycles = 0
 
     async def testbench(ctx):
-        for cycle in range(cycles):
-            ctx.set(bench.spikes, spike_words[cycle])
-            ctx.set(bench.spikes_valid, int(stimulus["spikes_valid"][cycle]))
-            ctx.set(bench.mark, int(stimulus["mark"][cycle]))
+        nonlocal cycles
+        sent = 0
+        remaining = after
+        while remaining:
+            offered = sent < len(words)
+            ctx.set(bench.timesteps.valid, offered)
+            if offered:
+                ctx.set(bench.timesteps.payload.as_value(), words[sent])
             if ctx.get(bench.window_done):
                 thresholds.append([ctx.get(threshold) for threshold in bench.thresholds])
+            taken = offered and ctx.get(bench.timesteps.ready)
             await ctx.tick()
+            cycles += 1
+            sent += taken
+            if sent == len(words) and not taken:
+                remaining -= 1
+            elif sent == len(words):
+                remaining = after
 
     sim = Simulator(bench)
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
     start = time.perf_counter()
     sim.run()
-    return time.perf_counter() - start, thresholds
+    return time.perf_counter() - start, cycles, thresholds
 
 
 def main_tdm(args):
@@ -234,9 +246,8 @@ def main_parallel(args):
         else:
             print(f"cxxrtl build:  reused from the cache, {construct:.1f} s to convert and load")
 
-        short = bench.stimulus(raster[:args.pysim_timesteps])
-        short_cycles = len(short["spikes_valid"])
-        pysim_seconds, pysim_thresholds = run_pysim(config, short)
+        short = bench.payloads(raster[:args.pysim_timesteps])
+        pysim_seconds, short_cycles, pysim_thresholds = run_pysim(config, short)
         pysim_rate = short_cycles / pysim_seconds
         print(f"pysim:         {short_cycles:>9} cycles in {pysim_seconds:8.2f} s = "
               f"{pysim_rate:12,.0f} cycles/s")
@@ -244,30 +255,33 @@ def main_parallel(args):
         # The short run again in CXXRTL, to check that both simulators agree.
         sim.reset()
         names = [f"thresholds__{index}" for index in range(config.n_neurons)]
-        check = sim.run(inputs=short, outputs=names, strobe="window_done")
+        check = sim.run(outputs=names, strobe="window_done", stream=("timesteps", short),
+                        cycles_after_stream=bench.cycles_after_stream)
         cxxrtl_thresholds = np.stack([check[name] for name in names], axis=-1).tolist()
-        agree = cxxrtl_thresholds == pysim_thresholds
+        agree = cxxrtl_thresholds == pysim_thresholds and sim.cycle == short_cycles
 
-        long = bench.stimulus(raster[:args.cxxrtl_timesteps])
-        long_cycles = len(long["spikes_valid"])
+        long = bench.payloads(raster[:args.cxxrtl_timesteps])
         sim.reset()
         start = time.perf_counter()
-        trace = sim.run(inputs=long, outputs=bench.recorded, strobe="record")
+        trace = sim.run(outputs=bench.recorded, strobe="record", stream=("timesteps", long),
+                        cycles_after_stream=bench.cycles_after_stream)
         cxxrtl_seconds = time.perf_counter() - start
+        long_cycles = sim.cycle
         cxxrtl_rate = long_cycles / cxxrtl_seconds
         print(f"cxxrtl:        {long_cycles:>9} cycles in {cxxrtl_seconds:8.2f} s = "
               f"{cxxrtl_rate:12,.0f} cycles/s (one call)")
 
         sim.reset()
         window = config.window
-        per_call = min(long_cycles, 200 * window)
+        calls = min(len(long) // window, 200)
         start = time.perf_counter()
-        for begin in range(0, per_call, window):
-            sim.run(inputs={name: values[begin:begin + window] for name, values in long.items()},
-                    outputs=names, strobe="window_done")
+        for begin in range(0, calls * window, window):
+            sim.run(outputs=names, strobe="window_done",
+                    stream=("timesteps", long[begin:begin + window]))
         calls_seconds = time.perf_counter() - start
-        print(f"cxxrtl:        {per_call:>9} cycles in {calls_seconds:8.2f} s = "
-              f"{per_call / calls_seconds:12,.0f} cycles/s (one call per {window}-cycle window)")
+        print(f"cxxrtl:        {sim.cycle:>9} cycles in {calls_seconds:8.2f} s = "
+              f"{sim.cycle / calls_seconds:12,.0f} cycles/s (one call per {window}-timestep "
+              f"window)")
         sim.close()
 
     windows = bench.windows(trace)

@@ -170,6 +170,15 @@ class Architecture:
         :attr:`supports_no_weights` is set."""
         raise NotImplementedError
 
+    def capacity(self, board, config):
+        """Return the largest neuron count per resource that the regulator's structure allows on
+        ``board`` with ``config``'s word layout, as ``{resource name: neurons}``.
+
+        These are limits that a linear fit of measured builds cannot see, such as a memory made
+        of whole SPRAM blocks. By default there are none.
+        """
+        return {}
+
     def connect_spikes(self, m, regulator, source):
         """Add the statements that feed the :class:`SpikeSource` ``source`` to ``regulator``.
 
@@ -182,10 +191,17 @@ class Architecture:
 
 
 class ParallelArchitecture(Architecture):
-    """The parallel :class:`homeo_hw.regulator.Regulator`: per-neuron state in flip-flops."""
+    """The parallel :class:`homeo_hw.regulator.Regulator`: per-neuron state in flip-flops.
+
+    The regulator takes the spike source's vector side. Its ``spikes_ready`` stalls the source
+    at a timestep end while a window-end sweep runs, and never during the serial decisions.
+    With the source's timesteps of at least ``n_neurons + 1`` cycles, a window of two or more
+    timesteps lasts longer than a sweep, so the source is never held in practice.
+    """
 
     name = "parallel"
-    description = "every neuron has its own counter and threshold in flip-flops"
+    description = ("every neuron has its own counter and threshold in flip-flops, updated by "
+                   "one shared datapath that sweeps the neurons at each window end")
     kept_outputs = ("thresholds", "counts", "dispersion", "lr_exponent", "pruned",
                     "max_magnitude")
 
@@ -198,6 +214,7 @@ class ParallelArchitecture(Architecture):
         m.d.comb += [
             regulator.spikes.eq(source.spikes),
             regulator.spikes_valid.eq(source.spikes_valid),
+            source.serial_ready.eq(regulator.spikes_ready | ~source.spikes_valid),
         ]
 
 
@@ -234,6 +251,16 @@ class TDMArchitecture(Architecture):
         if board.device == "iCE40UP5K":
             return UP5K_TDM_CONFIG.replace(n_neurons=n_neurons)
         return super().default_config(board, n_neurons)
+
+    def capacity(self, board, config):
+        # On the UP5K each of the state memory's two banks holds every word, tiled from
+        # 16384 x 16-bit SPRAM blocks, so the SPRAMs bound the number of words.
+        if board.device != "iCE40UP5K":
+            return {}
+        from homeo_hw.state_memory import SPRAM_DEPTH, SPRAM_WIDTH, UP5K_SPRAM_COUNT
+        from homeo_hw.tdm_regulator import state_word_layout
+        columns = -(-state_word_layout(config).size // SPRAM_WIDTH)
+        return {"spram": UP5K_SPRAM_COUNT // (2 * columns) * SPRAM_DEPTH}
 
     def create(self, config, *, n_pre):
         # Imported here so that boards, builds and tests of other architectures do not need it.
@@ -600,8 +627,10 @@ class HomeostasisTop(Elaboratable):
                 shape=signed(config.weight_width), depth=self.n_pre * n,
                 init=[int(w) for w in self.initial_weights().ravel()])
             m.submodules.weights = weights
-            wiring.connect(m, regulator.weight_read, weights.read_port())
-            wiring.connect(m, regulator.weight_write, weights.write_port())
+            memory_read = weights.read_port()
+            memory_write = weights.write_port()
+            wiring.connect(m, regulator.weight_read, memory_read)
+            wiring.connect(m, regulator.weight_write, memory_write)
 
         self.status = status = RegulationStatus(n)
         m.submodules.status = status

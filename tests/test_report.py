@@ -138,6 +138,15 @@ def test_fit_needs_two_sizes():
         fit_sizes([8, 8], [100, 100])
 
 
+def test_structural_capacity_limits_largest_fit():
+    # Logic cells alone would allow 7 neurons; a structural limit of 5 wins.
+    reports = [sample_report(n, 700 + 80 * n) for n in (2, 4, 8)]
+    summary = summarise_sizes(reports, DEVICES["iCE40HX1K"], {"spram": 5})
+    assert summary["max_neurons_by"] == {"logic_cells": 7, "brams": None, "spram": 5}
+    assert summary["max_neurons"] == 5
+    assert "5 by SPRAM (state memory banks)" in format_markdown(summary)
+
+
 def test_fit_without_slope_sets_no_limit():
     assert SizeFit(slope=0.0, intercept=50.0).max_neurons(1280) is None
 
@@ -163,7 +172,8 @@ def test_summary_markdown_and_plot(tmp_path):
     assert "80.0 per neuron plus 700 fixed, of 1280 on the device" in markdown
     assert "Measured with `homeo-hw report --board icestick`." in markdown
     assert ("Estimated largest neuron count that fits, extrapolated from the linear fit of 3 "
-            "sizes: 7 (7 by logic cells, no limit from block RAMs).") in markdown
+            "sizes and the architecture's structural limits: 7 (7 by logic cells, no limit from "
+            "block RAMs).") in markdown
     assert "This is an estimate:" in markdown
 
     write_json(summary, tmp_path / "report.json")

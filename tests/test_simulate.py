@@ -12,9 +12,9 @@ from homeo_hw.cxxrtl import CxxrtlUnavailable
 from homeo_hw.golden import IntegerRegulator
 from homeo_hw.golden.rates import load_recording
 from homeo_hw.simulate import (BackendUnavailable, RegulatorBench, WindowRecord, _compare,
-                               check_spike_counts, default_backend, load_raster, plot_simulation,
-                               simulate, simulate_regulator, simulate_tdm_regulator,
-                               tdm_event_payloads)
+                               check_spike_counts, default_backend, load_raster,
+                               payload_integers, plot_simulation, simulate, simulate_regulator,
+                               simulate_tdm_regulator, tdm_event_payloads)
 from tests.sim import assert_array_equal, assert_value_equal
 
 
@@ -387,6 +387,44 @@ def test_cxxrtl_equals_pysim(cache_dir, arch):
     assert_windows_identical(fast.windows, slow.windows)
 
 
+@needs_cxxrtl
+def test_regulator_back_pressure_cxxrtl_equals_pysim(cache_dir):
+    # A window of 4 timesteps is shorter than the sweep of 12 neurons, so every window's last
+    # timestep waits on spikes_ready. Both simulators must stall it for the same cycles.
+    config = RegulatorConfig(n_neurons=12, window=4, counter_width=3, target_count=2, margin=0,
+                             threshold_step=3)
+    raster = random_raster(config, 6, np.linspace(0, 1, 12), seed=13)
+    fast = simulate_regulator(config, raster, backend="cxxrtl", cache_dir=cache_dir)
+    slow = simulate_regulator(config, raster, backend="pysim")
+    # A window ends at the earliest n_neurons + 2 cycles after the previous one, and the bench
+    # runs window_latency + 1 = n_neurons + 3 cycles after the last timestep.
+    waits = 5 * (config.n_neurons + 2 - config.window)
+    bench_cycles = len(raster) + waits + config.n_neurons + 3
+    assert fast.cycles == slow.cycles == bench_cycles
+    check_against_golden(config, raster, fast)
+    assert_windows_identical(fast.windows, slow.windows)
+
+
+def test_bench_payloads_mark_window_ends():
+    config = RegulatorConfig(n_neurons=3, window=4, counter_width=3, target_count=2, margin=0)
+    bench = RegulatorBench(config)
+    raster = np.zeros((10, 3), dtype=int)
+    raster[1, 2] = 1
+    payloads = bench.payloads(raster)
+    assert payloads.shape == (10, 4)
+    assert np.flatnonzero(payloads[:, 3]).tolist() == [3, 7]
+    assert payloads[1, :3].tolist() == [False, False, True]
+    assert payload_integers(payloads)[:4].tolist() == [0, 4, 0, 8]
+    Fragment.get(bench, None)
+
+
+def test_payload_integers_beyond_64_bits():
+    bits = np.zeros((2, 71), dtype=bool)
+    bits[0, 70] = True
+    bits[1, [0, 64]] = True
+    assert payload_integers(bits).tolist() == [1 << 70, 1 | (1 << 64)]
+
+
 # The time-multiplexed regulator, driven by a reactive event stream.
 
 TDM = RegulatorConfig(n_neurons=13, window=8, counter_width=4, target_count=3, margin=1,
@@ -406,6 +444,26 @@ def test_tdm_event_payloads_reject_repeated_spikes():
     raster[2, 5] = 2
     with pytest.raises(ValueError, match="at most one spike per neuron and timestep"):
         tdm_event_payloads(TDM, raster)
+
+
+def test_regulator_rejects_repeated_spikes():
+    raster = np.zeros((16, 8), dtype=np.int64)
+    raster[3, 2] = 2
+    with pytest.raises(ValueError, match=r"the regulator takes at most one spike per neuron and "
+                                         r"timestep; clip the raster with \(raster > 0\) first"):
+        simulate_regulator(REGULATOR, raster, backend="pysim")
+
+
+def test_regulator_pysim_vcd_parses(tmp_path):
+    # Every signal of the waveform has a name that a VCD reader accepts.
+    from vcd.reader import tokenize
+    vcd = tmp_path / "regulator.vcd"
+    simulate_regulator(REGULATOR, np.ones((16, 8), dtype=np.int64), backend="pysim",
+                       vcd_file=vcd)
+    with open(vcd, "rb") as file:
+        names = [token.var.reference for token in tokenize(file) if token.kind.name == "VAR"]
+    assert "weight_read__addr" in names
+    assert not [name for name in names if name.startswith("$")]
 
 
 def test_tdm_event_payloads_reject_wrong_shape():
@@ -485,7 +543,7 @@ def test_bench_raster_shape_rejected():
     bench = RegulatorBench(REGULATOR)
     with pytest.raises(ValueError,
                        match=r"raster must have shape \(timesteps, 8\), not \(16, 7\)"):
-        bench.stimulus(np.zeros((16, 7)))
+        bench.payloads(np.zeros((16, 7)))
     # Elaborate the bench, so that Amaranth does not warn about unused submodules.
     Fragment.get(bench, None)
 
