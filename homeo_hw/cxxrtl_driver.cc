@@ -24,8 +24,8 @@ template<class T>
 struct samples_clk<T, std::void_t<decltype(std::declval<T &>().prev_p_clk)>> : std::true_type {};
 
 // Lower the clock after a rising edge has been evaluated and committed. Nothing but the clock
-// changes then, so a `commit()` would only copy the clock to `prev_p_clk`; when the module has
-// that member it is set directly, which saves comparing every wire once more.
+// changes then, so a `commit()` would only copy the clock to `prev_p_clk`. When the module has
+// that member, it is set directly, which saves comparing every wire once more.
 static inline void lower_clock(cxxrtl_handle handle, top_module &top, cxxrtl_object *clock)
 {
 	clock->next[0] = 0;
@@ -54,7 +54,7 @@ struct homeo_output {
 
 // A valid/ready stream that the loop drives as a source. While transfers are left, `valid` is
 // high and `payload` is transfer `sent` (its chunks at `data + sent * chunks`). A transfer
-// takes place at a rising edge where `valid` and `ready` are both high; its cycle is written to
+// takes place at a rising edge where `valid` and `ready` are both high. Its cycle is written to
 // `accepted_cycles[sent]` (counted from 0 at the call), and `sent` advances. `ready` may depend
 // combinationally on `valid` and `payload`.
 struct homeo_stream {
@@ -79,12 +79,12 @@ static inline void record(const homeo_output *outputs, size_t n_outputs, size_t 
 
 // Simulate up to `cycles` clock cycles.
 //
-// Every cycle applies that cycle's inputs (and the stream's `valid` and `payload`) and settles the
-// design with the clock still low. Then, if `n_strobes` is 0 or the least significant bit of one
-// of the `strobes` is 1, it records the outputs and writes the cycle's index (counted from 0 at this call) to
-// `record_cycles`. So a record contains the values that the coming rising edge samples: the state
-// before the edge, and combinational signals computed from it and from the cycle's inputs. Then
-// the clock rises and registers update, once per cycle.
+// Every cycle applies that cycle's inputs (and the stream's `valid` and `payload`). Then, if
+// `n_strobes` is 0 or the least significant bit of one of the `strobes` is 1, it records the
+// outputs and writes the cycle's index (counted from 0 at this call) to `record_cycles`. So a
+// record contains the values that the coming rising edge samples: the state before the edge,
+// and combinational signals computed from it and from the cycle's inputs. Then the clock rises
+// and registers update, once per cycle.
 //
 // Without a VCD writer, one evaluation per cycle does both: CXXRTL computes the combinational
 // signals and the registers' next values in the same `eval()`, and `commit()` makes the new state
@@ -96,8 +96,9 @@ static inline void record(const homeo_output *outputs, size_t n_outputs, size_t 
 //
 // The call returns early, before starting a cycle, when `capacity` records have been written,
 // and, if `until_sent` is set, when the stream has no transfers left. At the end it evaluates the
-// design once more, without a clock edge and with the stream's `valid` low, so that combinational
-// signals agree with the state after the last edge and no transfer is left offered. It returns the number of cycles simulated and stores the number of records in
+// design once more, without a clock edge and with the stream's `valid` low, so that
+// combinational signals agree with the state after the last edge and no transfer is left
+// offered. It returns the number of cycles simulated and stores the number of records in
 // `*records`.
 size_t homeo_run(cxxrtl_handle handle, cxxrtl_object *clock, size_t cycles,
                  const homeo_input *inputs, size_t n_inputs,
