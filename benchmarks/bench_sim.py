@@ -50,6 +50,19 @@ TDM_OUTPUTS = ("events__ready", "swept_valid", "swept", "window_done", "n_above"
                "dispersion", "lr_exponent", "initialising")
 
 
+def build_simulator(design, cache_dir):
+    """Construct the CXXRTL simulation of ``design`` and print how long that took."""
+    start = time.perf_counter()
+    sim = CxxrtlSimulator(design, cache_dir=cache_dir)
+    construct = time.perf_counter() - start
+    if sim.compiled:
+        print(f"cxxrtl build:  {sim.compile_time:8.1f} s generating and compiling, "
+              f"{construct:.1f} s in all with RTLIL conversion and loading")
+    else:
+        print(f"cxxrtl build:  reused from the cache, {construct:.1f} s to convert and load")
+    return sim
+
+
 def plural(count, noun):
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
@@ -118,15 +131,8 @@ def main_tdm(args):
 
     with tempfile.TemporaryDirectory(prefix="homeo-hw-bench-") as scratch:
         cache_dir = args.cache_dir or Path(scratch)
-        start = time.perf_counter()
         design = TDMRegulator(config)
-        sim = CxxrtlSimulator(design, cache_dir=cache_dir)
-        construct = time.perf_counter() - start
-        if sim.compiled:
-            print(f"cxxrtl build:  {sim.compile_time:8.1f} s generating and compiling, "
-                  f"{construct:.1f} s in all with RTLIL conversion and loading")
-        else:
-            print(f"cxxrtl build:  reused from the cache, {construct:.1f} s to convert and load")
+        sim = build_simulator(design, cache_dir)
 
         # The timed run_pysim call includes elaborating the design and building Amaranth's
         # simulator. A one-cycle call shows that fixed cost.
@@ -236,15 +242,8 @@ def main_parallel(args):
 
     with tempfile.TemporaryDirectory(prefix="homeo-hw-bench-") as scratch:
         cache_dir = args.cache_dir or Path(scratch)
-        start = time.perf_counter()
         bench = RegulatorBench(config)
-        sim = CxxrtlSimulator(bench, cache_dir=cache_dir)
-        construct = time.perf_counter() - start
-        if sim.compiled:
-            print(f"cxxrtl build:  {sim.compile_time:8.1f} s generating and compiling, "
-                  f"{construct:.1f} s in all with RTLIL conversion and loading")
-        else:
-            print(f"cxxrtl build:  reused from the cache, {construct:.1f} s to convert and load")
+        sim = build_simulator(bench, cache_dir)
 
         short = bench.payloads(raster[:args.pysim_timesteps])
         pysim_seconds, short_cycles, pysim_thresholds = run_pysim(config, short)

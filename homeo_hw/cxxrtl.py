@@ -291,6 +291,15 @@ def _load_library(path):
     return library
 
 
+def _strobe_names(strobe):
+    """Return the ``strobe`` argument of a run as a list of signal names."""
+    if strobe is None:
+        return []
+    if isinstance(strobe, str):
+        return [strobe]
+    return list(strobe)
+
+
 # Value conversion between integers and 32-bit chunks.
 
 def _chunk_count(width):
@@ -707,7 +716,7 @@ class CxxrtlSimulator:
             if item.type in (_TYPE_MEMORY, _TYPE_OUTLINE):
                 raise ValueError(f"{name!r} is a memory or an optimized-out wire and cannot be "
                                  f"recorded every cycle; read it with peek()")
-        strobes = [] if strobe is None else [strobe] if isinstance(strobe, str) else list(strobe)
+        strobes = _strobe_names(strobe)
         strobe_objects = (ctypes.c_void_p * max(len(strobes), 1))()
         for index, name in enumerate(strobes):
             item = self._object(name)
@@ -768,6 +777,7 @@ class CxxrtlSimulator:
             name, payloads = stream
         except (TypeError, ValueError):
             raise ValueError(f"stream must be a (name, payloads) pair, not {stream!r}") from None
+
         ports = {role: f"{name}__{role}" for role in ("valid", "payload", "ready")}
         for role, port_name in ports.items():
             direction = "output" if role == "ready" else "input"
@@ -781,10 +791,12 @@ class CxxrtlSimulator:
             if port_name in inputs:
                 raise ValueError(f"input {port_name!r} is driven by the stream {name!r}; "
                                  f"leave it out of inputs")
+
         payloads = np.asarray(payloads)
         if payloads.ndim == 0:
             raise ValueError(f"payloads of stream {name!r} must be an array with one payload "
                              f"per transfer, not a single value")
+
         data, _ = _encode(self.ports[ports["payload"]], payloads, len(payloads))
         state = _Stream(ctypes.addressof(self._object(ports["valid"])),
                         ctypes.addressof(self._object(ports["payload"])),
@@ -918,7 +930,7 @@ def run_pysim(design, inputs=None, outputs=(), strobe=None, *, stream=None, cycl
                              for row in words]
         else:
             columns[name] = [int(value) for value in values]
-    strobes = [] if strobe is None else [strobe] if isinstance(strobe, str) else list(strobe)
+    strobes = _strobe_names(strobe)
     payloads = []
     if stream is not None:
         stream_name, stream_payloads = stream

@@ -470,7 +470,7 @@ def simulate_tdm_regulator(config, raster, *, backend="auto", cache_dir=None, vc
     complete window's ``window_done``.
 
     Parameters and return value are those of :func:`simulate_regulator`;
-    ``memory_implementation`` is passed to the regulator. :attr:`WindowRecord.counts` holds the
+    ``memory_implementation`` is passed to the regulator. :attr:`WindowRecord.counts` contains the
     counts that the window-end sweep read.
     """
     from .tdm_regulator import TDMRegulator

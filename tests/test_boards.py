@@ -374,8 +374,8 @@ def test_tdm_up5k_rejects_wide_state_word():
 
 
 def test_tdm_capacity_counts_spram_words():
-    # Two banks of 16384 x 16-bit SPRAM rows: a 16-bit word gives 2 rows per bank, 32768 words;
-    # a 21-bit word needs 2 columns, so each bank gets 1 row, 16384 words.
+    # Each of two banks is tiled from 16384 x 16-bit SPRAMs. A 16-bit word gives 2 rows per bank,
+    # so 32768 words. A 21-bit word needs 2 columns, so each bank gets 1 row, 16384 words.
     tdm = get_architecture("tdm")
     up5k = get_board("icebreaker")
     assert tdm.capacity(up5k, tdm.default_config(up5k, 32768)) == {"spram": 32768}

