@@ -698,6 +698,10 @@ class CxxrtlSimulator:
                 or cycles_after_stream < 0):
             raise ValueError(f"cycles_after_stream must be a non-negative integer, not "
                              f"{cycles_after_stream!r}")
+        if cycles_after_stream and not until_sent:
+            raise ValueError("cycles_after_stream applies only to a run with a stream and without "
+                             "cycles or per-cycle inputs, which ends when the stream is sent; "
+                             "give cycles instead")
         if self._clock is None:
             raise CxxrtlError("the design has no clk input, so it has no cycles to run")
 
@@ -921,6 +925,10 @@ def run_pysim(design, inputs=None, outputs=(), strobe=None, *, stream=None, cycl
         cycles = len(next(iter(inputs.values())))
     elif cycles is None and stream is None:
         raise ValueError("cycles must be given unless inputs or a stream set it")
+    if cycles_after_stream and (stream is None or cycles is not None):
+        raise ValueError("cycles_after_stream applies only to a run with a stream and without "
+                         "cycles or per-cycle inputs, which ends when the stream is sent; give "
+                         "cycles instead")
     columns = {}
     for name, values in inputs.items():
         values = np.asarray(values)

@@ -418,6 +418,19 @@ def test_stream_with_vcd_matches_fast_loop(cache_dir, tmp_path):
 
 
 @needs_cxxrtl
+@pytest.mark.parametrize("arguments", [
+    {"cycles": 5, "stream": ("input", np.array([1]))},
+    {"cycles": 5},
+], ids=["with cycles", "without a stream"])
+def test_cycles_after_stream_needs_open_ended_stream(sink_sim, arguments):
+    message = r"cycles_after_stream applies only to a run with a stream and without cycles"
+    with pytest.raises(ValueError, match=message):
+        sink_sim.run(cycles_after_stream=2, **arguments)
+    with pytest.raises(ValueError, match=message):
+        cxxrtl.run_pysim(Sink(), cycles_after_stream=2, **arguments)
+
+
+@needs_cxxrtl
 def test_stream_unknown_name_rejected(sink_sim):
     with pytest.raises(ValueError, match="stream 'events' needs an input named 'events__valid'"):
         sink_sim.run(stream=("events", np.array([1])))
