@@ -158,7 +158,8 @@ def _print_build(result):
         print(f"  Verilog: {result.verilog}")
     lc_used, lc_available = report.utilisation.get("ICESTORM_LC", (0, 0))
     print(f"  logic cells: {lc_used} of {lc_available} "
-          f"({format_per_neuron(report.logic_cells_per_neuron)} per neuron)")
+          f"({format_per_neuron(report.logic_cells_per_neuron)} per neuron, all logic over "
+          f"{report.n_neurons} neurons; `homeo-hw report` fits the cost of one more)")
     for name in ("ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP"):
         if name in report.utilisation:
             used, available = report.utilisation[name]
@@ -271,6 +272,10 @@ def _command_sim(args):
     if result.clipped_spikes:
         print(f"  {result.clipped_spikes} spikes dropped: the gateware takes at most one spike "
               f"per neuron and timestep")
+    leftover = len(raster) % config.window
+    if leftover:
+        print(f"  the last {leftover} timesteps do not complete a window of {config.window}, so "
+              f"they are simulated but not compared")
     print(f"  {'window':>6} {'mean rate':>9} {'above':>5} {'below':>5} {'dispersion':>10} "
           f"{'lr exp':>6} {'mean threshold':>14}")
     for record in result.windows:

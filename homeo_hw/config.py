@@ -103,7 +103,7 @@ class RegulatorConfig:
         Raw change per window of the dead-band rule.
     proportional_shift : int
         Gain of the proportional rule: a threshold changes by ``(count - target_count) >> shift``
-        raw units (floor rounding), or by ``(count - target_count) << -shift`` when negative.
+        raw units, rounded toward zero, or by ``(count - target_count) << -shift`` when negative.
     update_rule : str
         ``"deadband"`` or ``"proportional"``.
     weight_width : int

@@ -152,8 +152,9 @@ def _compiler_version(compiler):
         raise CxxrtlUnavailable(
             f"C++ compiler {shlex.join(compiler)} cannot be run: {error}") from error
     if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()
-        detail = f": {output.splitlines()[-1]}" if output else ""
+        # Only the error output explains a failure; the standard output may be a version banner.
+        errors = result.stderr.strip()
+        detail = f": {errors.splitlines()[-1]}" if errors else ""
         raise CxxrtlUnavailable(
             f"C++ compiler {shlex.join(compiler)} failed to report its version (`--version` "
             f"exited with status {result.returncode}{detail}); install g++ or clang++, or set "

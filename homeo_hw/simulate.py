@@ -388,8 +388,10 @@ def _check_spike_raster(config, raster):
                          f"{raster.shape}")
     check_spike_counts(raster)
     if raster.size and raster.max() > 1:
-        raise ValueError("the regulator takes at most one spike per neuron and timestep; clip "
-                         "the raster with (raster > 0) first, as simulate() does")
+        step, neuron = np.argwhere(raster > 1)[0]
+        raise ValueError(f"the regulator takes at most one spike per neuron and timestep, but the "
+                         f"raster has {raster[step, neuron]} at timestep {step}, neuron {neuron}; "
+                         f"clip the raster with (raster > 0) first, as simulate() does")
     return raster
 
 

@@ -99,7 +99,8 @@ def test_build_prints_figures(fake_build, capsys):
                  "--window", "16"]) == 0
     output = capsys.readouterr().out
     assert "reused cached build" in output
-    assert "logic cells: 500 of 1280 (250.0 per neuron)" in output
+    assert ("logic cells: 500 of 1280 (250.0 per neuron, all logic over 2 neurons; `homeo-hw "
+            "report` fits the cost of one more)") in output
     assert "Fmax cd_sync.clk: 74.3 MHz, target 12.0 MHz, timing met" in output
     [(board, n_neurons, options)] = fake_build
     assert (board, n_neurons, options["seed"]) == ("icestick", 2, 3)
@@ -148,6 +149,8 @@ def test_sim_recording_matches(tmp_path, capsys):
     assert "simulated 1000 timesteps of 8 neurons" in output
     assert "back end pysim" in output
     assert "all 62 windows match the golden model" in output
+    assert ("the last 8 timesteps do not complete a window of 16, so they are simulated but not "
+            "compared") in output
     assert plot.read_bytes()[:4] == b"\x89PNG"
     assert "window_done" in vcd.read_text()
 

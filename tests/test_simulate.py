@@ -442,7 +442,8 @@ def test_tdm_event_payloads_encode_spikes_then_mark():
 def test_tdm_event_payloads_reject_repeated_spikes():
     raster = np.zeros((4, 13), dtype=np.int64)
     raster[2, 5] = 2
-    with pytest.raises(ValueError, match="at most one spike per neuron and timestep"):
+    with pytest.raises(ValueError, match="at most one spike per neuron and timestep, but the "
+                                         "raster has 2 at timestep 2, neuron 5"):
         tdm_event_payloads(TDM, raster)
 
 
@@ -450,7 +451,8 @@ def test_regulator_rejects_repeated_spikes():
     raster = np.zeros((16, 8), dtype=np.int64)
     raster[3, 2] = 2
     with pytest.raises(ValueError, match=r"the regulator takes at most one spike per neuron and "
-                                         r"timestep; clip the raster with \(raster > 0\) first"):
+                                         r"timestep, but the raster has 2 at timestep 3, neuron "
+                                         r"2; clip the raster with \(raster > 0\) first"):
         simulate_regulator(REGULATOR, raster, backend="pysim")
 
 
