@@ -194,14 +194,17 @@ class ParallelArchitecture(Architecture):
     """The parallel :class:`homeo_hw.regulator.Regulator`: per-neuron state in flip-flops.
 
     The regulator takes the spike source's vector side. Its ``spikes_ready`` stalls the source
-    at a timestep end while a window-end sweep runs, and never during the serial decisions.
-    With the source's timesteps of at least ``n_neurons + 1`` cycles, a window of two or more
-    timesteps lasts longer than a sweep, so the source is never held in practice.
+    at a timestep end while a window-end sweep runs, and at a window's last timestep while a
+    scaling pass runs, never during the serial decisions. A sweep lasts ``n_neurons + 1``
+    cycles after a window's last timestep, and the source's next timestep ends at least
+    ``n_neurons + 1`` cycles after it, so it waits at most one cycle. A window's last timestep
+    waits for a scaling pass only when the pass, ``n_pre * n_neurons + 3`` cycles, lasts
+    longer than a window.
     """
 
     name = "parallel"
-    description = ("every neuron has its own counter and threshold in flip-flops, updated by "
-                   "one shared datapath that sweeps the neurons at each window end")
+    description = ("every neuron has its own counter and threshold in flip-flops, shifted "
+                   "through one shared datapath at each window end")
     kept_outputs = ("thresholds", "counts", "dispersion", "lr_exponent", "pruned",
                     "max_magnitude")
 

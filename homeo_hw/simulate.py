@@ -142,10 +142,10 @@ class RegulatorBench(wiring.Component):
     carry a timestep's spikes and a ``mark`` that the stimulus sets on the last timestep of each
     window. The stream's ``ready`` is the Regulator's ``spikes_ready``, so a stimulus that reacts
     to it, like the ``stream`` argument of :meth:`~homeo_hw.cxxrtl.CxxrtlSimulator.run` and of
-    :func:`~homeo_hw.cxxrtl.run_pysim`, offers a window's last timestep until the regulator
-    takes it. The bench adds a ``record`` strobe for the cycles whose values :meth:`windows`
-    needs: those that take a marked timestep, and those where ``window_done`` is high. The
-    weight passes stay idle.
+    :func:`~homeo_hw.cxxrtl.run_pysim`, offers each timestep until the regulator takes it. The
+    bench adds a ``record`` strobe for the cycles whose values :meth:`windows` needs: those that
+    take a marked timestep, and those where ``window_done`` is high. The weight passes stay
+    idle.
 
     The counts and thresholds leave the bench as one port per neuron, not as one wide port.
     CXXRTL (Yosys 0.70) assembles a wide port by concatenating its elements one at a time. Each
@@ -313,8 +313,8 @@ def simulate_regulator(config, raster, *, weights=None, backend="auto", cache_di
     """Run a spike raster through the :class:`~homeo_hw.regulator.Regulator` in simulation.
 
     The timesteps are offered one per clock cycle on the bench's valid/ready stream, which
-    reacts to ``spikes_ready`` in every cycle: a window's last timestep that comes while the
-    previous window's sweep runs waits for it. The simulation runs until the last complete
+    reacts to ``spikes_ready`` in every cycle: a timestep that comes while the previous
+    window's sweep runs waits for it. The simulation runs until the last complete
     window's ``window_done``. A partial window at the end of the raster is counted but yields
     no record.
 
@@ -532,8 +532,8 @@ def simulate(config, raster, *, backend="auto", weights=None, vcd_file=None, arc
     """Simulate the regulator on ``raster`` and compare every window with the golden model.
 
     With ``arch="parallel"``, a timestep is offered to the :class:`~homeo_hw.regulator.Regulator`
-    in every clock cycle, and a window's last timestep waits while the previous window's sweep
-    runs (:func:`simulate_regulator`). With ``arch="tdm"``, the timesteps
+    in every clock cycle, and waits while the previous window's sweep runs
+    (:func:`simulate_regulator`). With ``arch="tdm"``, the timesteps
     enter the :class:`~homeo_hw.tdm_regulator.TDMRegulator` as address events with back-pressure
     (:func:`simulate_tdm_regulator`). A partial window at the end of the raster is not compared.
 

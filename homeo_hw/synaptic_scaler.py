@@ -1,7 +1,7 @@
 """A pass of synaptic scaling over a weight memory, one weight per clock cycle."""
 
 from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import memory, wiring
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
@@ -9,7 +9,13 @@ from .config import check_config, check_n_pre
 from .weight_scaler import WeightScaler
 
 
-__all__ = ["SynapticScaler"]
+__all__ = ["SynapticScaler", "class_layout"]
+
+
+def class_layout():
+    """Layout of a neuron's class in a window: ``above`` (over-active) and ``below``
+    (under-active) the dead band."""
+    return data.StructLayout({"above": 1, "below": 1})
 
 
 class SynapticScaler(wiring.Component):
@@ -23,16 +29,20 @@ class SynapticScaler(wiring.Component):
     under-active one, saturating, rounded toward zero) and writes it back, as
     :func:`homeo_hw.golden.weight_scaler.scale_weights` does.
 
-    Timing: ``start`` is accepted in a cycle where ``busy`` is low, and latches ``above`` and
-    ``below``. From the next cycle ``busy`` is high for :attr:`pass_cycles` cycles: the block reads
-    address ``a`` in the ``a + 1``-th of them and writes it :attr:`write_latency` cycles later, so
-    it handles one weight per clock cycle. ``done`` is high in the cycle after the last write,
-    when ``busy`` is low again and every write has completed. A ``start`` while ``busy`` is high
-    is ignored.
+    The classes come from a second memory of ``n_neurons`` words of :func:`class_layout`, word
+    ``post`` for neuron ``post``. The block reads each weight's class from it in the cycle that it
+    reads the weight, so both arrive together. The class memory must not change while ``busy``
+    is high: the parent holds its writers back during a pass.
 
-    The read port must be synchronous, in the ``sync`` domain, with a latency of one cycle, as
-    :meth:`amaranth.lib.memory.Memory.read_port` builds by default. The block never reads an
-    address in the cycle that it writes it, so the port's transparency does not matter.
+    Timing: ``start`` is accepted in a cycle where ``busy`` is low. From the next cycle ``busy``
+    is high for :attr:`pass_cycles` cycles: the block reads address ``a`` in the ``a + 1``-th of
+    them and writes it :attr:`write_latency` cycles later, so it handles one weight per clock
+    cycle. ``done`` is high in the cycle after the last write, when ``busy`` is low again and
+    every write has completed. A ``start`` while ``busy`` is high is ignored.
+
+    Both read ports must be synchronous, in the ``sync`` domain, with a latency of one cycle, as
+    :meth:`amaranth.lib.memory.Memory.read_port` builds by default. The block never reads a
+    weight in the cycle that it writes it, so the ports' transparency does not matter.
 
     Parameters
     ----------
@@ -47,11 +57,10 @@ class SynapticScaler(wiring.Component):
         Read port of the weight memory. The block drives ``addr`` and ``en``.
     write : In(memory.WritePort.Signature(addr_width=ceil_log2(depth), shape=signed(weight_width)))
         Write port of the weight memory. The block drives ``addr``, ``data`` and ``en``.
-    above : In(config.n_neurons)
-        Bit ``j`` is high when neuron ``j`` was over-active, so its weights scale down.
-    below : In(config.n_neurons)
-        Bit ``j`` is high when neuron ``j`` was under-active, so its weights scale up. A neuron
-        with both bits high, or neither, keeps its weights.
+    classes : In(memory.ReadPort.Signature(addr_width=ceil_log2(n_neurons), shape=class_layout()))
+        Read port of the class memory. The block drives ``addr`` and ``en``. A neuron with
+        ``above`` high has its weights scaled down, one with ``below`` high scaled up; with both
+        bits high, or neither, it keeps its weights.
     start : In(1)
         Start a pass.
     busy : Out(1)
@@ -70,8 +79,8 @@ class SynapticScaler(wiring.Component):
         super().__init__({
             "read": In(memory.ReadPort.Signature(**port_args)),
             "write": In(memory.WritePort.Signature(**port_args)),
-            "above": In(config.n_neurons),
-            "below": In(config.n_neurons),
+            "classes": In(memory.ReadPort.Signature(
+                addr_width=ceil_log2(config.n_neurons), shape=class_layout())),
             "start": In(1),
             "busy": Out(1),
             "done": Out(1),
@@ -110,9 +119,6 @@ class SynapticScaler(wiring.Component):
         config = self._config
         n_neurons = config.n_neurons
 
-        above = Signal(n_neurons)
-        below = Signal(n_neurons)
-
         # Read stage. The post-neuron counter follows the address, so no division is needed.
         reading = Signal()
         addr = Signal(range(self.depth))
@@ -120,20 +126,18 @@ class SynapticScaler(wiring.Component):
         m.d.comb += [
             self.read.addr.eq(addr),
             self.read.en.eq(reading),
+            self.classes.addr.eq(post),
+            self.classes.en.eq(reading),
         ]
 
         # Read data stage: the data arrives one cycle after its address and is registered, so
         # that the memory's slow clock-to-output time and the scaler's adder are in different
-        # cycles. The class bits of the weight's post neuron travel along.
+        # cycles. The class of the weight's post neuron arrives with it.
         loading = Signal()
         load_addr = Signal.like(addr)
-        load_up = Signal()
-        load_down = Signal()
         m.d.sync += [
             loading.eq(reading),
             load_addr.eq(addr),
-            load_up.eq(below.bit_select(post, 1)),
-            load_down.eq(above.bit_select(post, 1)),
         ]
 
         # Scale stage.
@@ -146,8 +150,8 @@ class SynapticScaler(wiring.Component):
             scaling.eq(loading),
             scale_addr.eq(load_addr),
             weight.eq(self.read.data),
-            up.eq(load_up),
-            down.eq(load_down),
+            up.eq(self.classes.data.below),
+            down.eq(self.classes.data.above),
         ]
 
         m.submodules.weight_scaler = weight_scaler = WeightScaler(config)
@@ -187,7 +191,5 @@ class SynapticScaler(wiring.Component):
                 reading.eq(1),
                 addr.eq(0),
                 post.eq(0),
-                above.eq(self.above),
-                below.eq(self.below),
             ]
         return m

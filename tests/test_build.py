@@ -116,12 +116,12 @@ def test_program_without_programmer(small_build, monkeypatch):
 
 @needs_tools
 def test_too_many_neurons_fail_in_place(tmp_path):
-    # Sixteen neurons fit the HX1K's LUT and flip-flop counts but not its logic cells once
+    # Thirty-two neurons fit the HX1K's LUT and flip-flop counts but not its logic cells once
     # nextpnr packs them.
     with pytest.raises(DesignDoesNotFit, match=r"design does not fit the iCE40HX1K of the "
                                                r"iCEstick: it needs \d+ ICESTORM_LC cells, and "
                                                r"the device has 1280") as info:
-        build("icestick", 16, root=tmp_path, module_stat=False)
+        build("icestick", 32, root=tmp_path, module_stat=False)
     assert info.value.resource == "ICESTORM_LC"
     assert info.value.needed > info.value.available == 1280
 

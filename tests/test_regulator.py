@@ -94,53 +94,80 @@ async def run_raster(ctx, dut, model, raster, gaps):
     """Present a raster and compare the live counters after every timestep.
 
     Each timestep is offered until ``spikes_ready`` takes it. ``spikes_ready`` must be low only
-    while the offered timestep would end a window and the previous window's sweep still runs,
-    from the cycle after that window's last timestep to the cycle before its ``window_done``.
-    Returns the cycles that took each window's last timestep, counted like the monitor counts
-    them.
+    while a sweep runs, from the cycle after a window's last timestep to the cycle before its
+    ``window_done``. Returns the cycles that took each window's last timestep, counted like the
+    monitor counts them, and the golden results of those windows.
     """
-    config = dut.config
     cycle = 0
     window_ends = []
+    results = []
     for timestep, (spikes, gap) in enumerate(zip(raster, gaps, strict=True)):
-        ends_window = model.state.timestep == config.window - 1
         stalls = await offer_spikes(ctx, dut, spikes)
         if window_ends:
-            sweep_end = window_ends[-1] + dut.sweep_cycles
-            expected = max(0, sweep_end - cycle + 1) if ends_window else 0
+            expected = max(0, window_ends[-1] + dut.sweep_cycles + 1 - cycle)
         else:
             expected = 0
         assert stalls == expected, (
             f"window {model.state.window_index}, timestep {timestep}: offered in cycle {cycle} "
             f"and stalled {stalls} cycles, expected {expected}")
         cycle += stalls
+        context = f"window {model.state.window_index}, timestep {timestep}"
         result = model.step(spikes)
+        # In the cycle after a window's last timestep the counters still contain the window's
+        # final counts. The sweep then shifts them out and zeros in.
+        counts = model.state.counts if result is None else result.counts
+        assert_array_equal(read_counts(ctx, dut), counts, field="counts", context=context)
         if result is not None:
             window_ends.append(cycle)
+            results.append(result)
         cycle += 1
-        assert_array_equal(read_counts(ctx, dut), model.state.counts, field="counts",
-                           context=f"window {model.state.window_index}, timestep {timestep}")
         if gap:
             await ctx.tick().repeat(gap)
             cycle += gap
     await ctx.tick().repeat(dut.window_latency + 1)
-    return window_ends
+    return window_ends, results
 
 
-def check_threshold_timing(trace, expected, window_ends, config):
-    """Check every cycle's thresholds: neuron k's changes once per window, at the end of its
-    sweep cycle, ``window_end + 1 + k``.
+def expected_sweep_state(config, cycle, window_ends, results):
+    """Return ``(sweeping, counts, thresholds)`` that the outputs must show in ``cycle``, or
+    ``counts`` None when the cycle is outside every sweep and the live counters are checked
+    elsewhere.
 
-    ``trace`` maps each monitored cycle to its thresholds, ``expected`` lists the golden
-    results and ``window_ends`` the cycles that took each window's last timestep.
+    In sweep cycle ``k`` (``window_end + 1 + k``, ``k < n_neurons``) stage ``i`` holds neuron
+    ``i + k``'s final count and old threshold while ``i + k < n_neurons``, and above that a count
+    of 0 and neuron ``i + k - n_neurons``'s new threshold.
     """
-    neurons = np.arange(config.n_neurons)
-    for cycle, actual in trace.items():
-        golden = np.full(config.n_neurons, config.threshold_init, dtype=np.int64)
-        for result, end in zip(expected, window_ends, strict=True):
-            changed = cycle >= end + 2 + neurons
-            golden = np.where(changed, result.thresholds, golden)
-        assert_array_equal(actual, golden, field="thresholds", context=f"cycle {cycle}")
+    n = config.n_neurons
+    stages = np.arange(n)
+    thresholds = np.full(n, config.threshold_init, dtype=np.int64)
+    for end, result in zip(window_ends, results, strict=True):
+        if cycle <= end:
+            break
+        step = cycle - end - 1
+        if step > n:
+            thresholds = result.thresholds
+            continue
+        sweeping = True
+        if step == n:
+            return sweeping, np.zeros(n, dtype=np.int64), result.thresholds
+        source = stages + step
+        wrapped = source >= n
+        counts = np.where(wrapped, 0, result.counts[np.minimum(source, n - 1)])
+        rotated = np.where(wrapped, result.thresholds[source % n], thresholds[source % n])
+        return sweeping, counts, rotated
+    return False, None, thresholds
+
+
+def check_sweep_timing(trace, window_ends, results, config):
+    """Check every monitored cycle's ``sweeping``, thresholds, and counts during sweeps."""
+    for cycle, (sweeping, counts, thresholds) in trace.items():
+        expected_sweeping, expected_counts, expected_thresholds = expected_sweep_state(
+            config, cycle, window_ends, results)
+        context = f"cycle {cycle}"
+        assert_value_equal(sweeping, int(expected_sweeping), field="sweeping", context=context)
+        assert_array_equal(thresholds, expected_thresholds, field="thresholds", context=context)
+        if expected_counts is not None:
+            assert_array_equal(counts, expected_counts, field="counts", context=context)
 
 
 def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
@@ -148,8 +175,8 @@ def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
 
     Every timestep's live counters and every window's results must equal the model's, each
     ``window_done`` strobe must come ``window_latency`` cycles after the window's last timestep,
-    and in every cycle each threshold must hold the value that the sweep order gives it.
-    No weight may be written while neither weight pass is busy.
+    and in every cycle ``sweeping``, the thresholds and, during sweeps, the counters must show
+    what the shift order gives them. No weight may be written while neither weight pass is busy.
     ``after(ctx, harness, model)`` may continue the testbench, e.g. with weight passes.
     """
     raster = np.asarray(raster, dtype=bool)
@@ -160,7 +187,7 @@ def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
     model = IntegerRegulator(config)
     expected = IntegerRegulator(config).run(raster)
     done = []
-    threshold_trace = {}
+    trace = {}
 
     async def monitor(ctx):
         cycle = 0
@@ -172,12 +199,14 @@ def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
                     f"weight_write.en is high in cycle {cycle} while no pass is busy")
             if ctx.get(dut.window_done):
                 done.append((cycle, read_window_result(ctx, dut)))
-            threshold_trace[cycle] = read_thresholds(ctx, dut)
+            trace[cycle] = (ctx.get(dut.sweeping), read_counts(ctx, dut),
+                            read_thresholds(ctx, dut))
 
     async def testbench(ctx):
         check_reset_outputs(ctx, dut, config)
         assert ctx.get(dut.spikes_ready), "spikes_ready is low after reset"
-        window_ends = await run_raster(ctx, dut, model, raster, gaps)
+        assert not ctx.get(dut.sweeping), "sweeping is high after reset"
+        window_ends, results = await run_raster(ctx, dut, model, raster, gaps)
 
         assert len(done) == len(expected), (
             f"window_done rose {len(done)} times, but the golden model ended {len(expected)} "
@@ -188,7 +217,7 @@ def simulate_windows(config, raster, gaps=None, *, weights=None, after=None):
                 f"{context}: window_done in cycle {done_cycle}, expected "
                 f"{end + dut.window_latency} for a last timestep in cycle {end}")
             check_window_result(actual, result, context)
-        check_threshold_timing(threshold_trace, expected, window_ends, config)
+        check_sweep_timing(trace, window_ends, results, config)
         if after is not None:
             await after(ctx, harness, model)
 
@@ -276,27 +305,18 @@ def test_regulator_gap_only_at_window_end():
 
 
 def test_regulator_shortest_window_back_to_back():
-    # With window 2 and timesteps offered in every cycle, each window's last timestep comes
+    # With window 2 and timesteps offered in every cycle, every window's first timestep comes
     # while the previous window's sweep runs, so spikes_ready stalls it until the cycle of that
-    # window's window_done. run_raster checks the length of every stall.
+    # window's window_done, and windows end back to back. run_raster checks every stall.
     config = RegulatorConfig(n_neurons=4, window=2, counter_width=2, target_count=1, margin=0,
                              threshold_step=7)
     rng = np.random.default_rng(6)
     simulate_windows(config, rng.random((40, 4)) < 0.5)
 
 
-def test_regulator_window_as_long_as_sweep_never_waits():
-    # A window of n_neurons + 2 timesteps, one per cycle, ends exactly in the cycle of the
-    # previous window_done: the shortest window that spikes_ready never stalls.
-    config = RegulatorConfig(n_neurons=6, window=8, counter_width=4, target_count=3, margin=1,
-                             threshold_step=2)
-    assert config.window == config.n_neurons + 2
-    simulate_windows(config, mixed_rate_raster(config, 5 * config.window, seed=18))
-
-
 def test_regulator_timesteps_offered_during_sweep():
-    # Twelve neurons and a window of four timesteps: every timestep of the next window arrives
-    # while a sweep reads the snapshots, and the last one waits for the sweep to end.
+    # Twelve neurons and a window of four timesteps with short random gaps: timesteps arrive
+    # in every phase of the sweep and wait for it to end.
     config = RegulatorConfig(n_neurons=12, window=4, counter_width=3, target_count=2,
                              margin=0, threshold_step=3)
     rng = np.random.default_rng(19)
@@ -505,9 +525,10 @@ def test_regulator_start_while_busy_ignored():
                      after=passes)
 
 
-def test_regulator_windows_continue_during_scaling():
-    # Timesteps keep arriving during a scaling pass. The pass uses the classes latched at its
-    # start, and the windows still match the model.
+def test_regulator_window_end_waits_for_scaling():
+    # Timesteps keep arriving during a scaling pass, but the last timestep of a window waits
+    # until the pass ends, because its sweep writes the class memory that the pass reads. The
+    # pass uses the classes of the window before it.
     config = BASE
     weights = random_weights(config, 4, seed=16)
     raster = mixed_rate_raster(config, 2 * config.window, seed=16)
@@ -518,12 +539,20 @@ def test_regulator_windows_continue_during_scaling():
         await pulse(ctx, dut.scale_start)
         more = mixed_rate_raster(config, config.window, seed=17)
         for timestep, spikes in enumerate(more):
-            await offer_spikes(ctx, dut, spikes)
-            model.step(spikes)
-            assert_array_equal(read_counts(ctx, dut), model.state.counts, field="counts",
+            stalls = await offer_spikes(ctx, dut, spikes)
+            # The pass is busy from the cycle after its start; timestep j is offered j cycles
+            # after that.
+            waits = max(0, dut.scale_pass_cycles - timestep) if timestep == len(more) - 1 else 0
+            assert stalls == waits, (
+                f"timestep {timestep} during scaling stalled {stalls} cycles, expected {waits}")
+            result = model.step(spikes)
+            counts = model.state.counts if result is None else result.counts
+            assert_array_equal(read_counts(ctx, dut), counts, field="counts",
                                context=f"timestep {timestep} during scaling")
-        await ctx.tick().repeat(dut.window_latency + dut.scale_pass_cycles)
-        assert_array_equal(read_thresholds(ctx, dut), model.state.thresholds,
+        assert result is not None, "the last timestep did not end a window"
+        assert not ctx.get(dut.scale_busy), "a window ended while the scaling pass ran"
+        await ctx.tick().repeat(dut.window_latency)
+        assert_array_equal(read_thresholds(ctx, dut), result.thresholds,
                            field="thresholds", context="window during scaling")
         assert_array_equal(read_memory(ctx, harness.memory, weights.shape), expected,
                            field="weights", context="scaling during a window",
@@ -576,14 +605,14 @@ def test_regulator_scale_start_during_sweep_waits():
 
 
 def test_regulator_scale_start_in_window_end_cycle():
-    # A start in the cycle that takes a window's last timestep is not during a sweep: the pass
-    # begins at once with the classes of the window before.
+    # A start in the cycle that takes a window's last timestep waits for that window's sweep,
+    # like a start during the sweep, and the pass uses the classes of the window just ended.
     config = BASE
     weights = random_weights(config, 3, seed=21)
 
     async def passes(ctx, harness, model):
         dut = harness.regulator
-        expected = model.scale_weights(weights)
+        before = model.scale_weights(weights)
         for _ in range(config.window - 1):
             spikes = np.zeros(config.n_neurons, dtype=bool)
             await offer_spikes(ctx, dut, spikes)
@@ -592,7 +621,10 @@ def test_regulator_scale_start_in_window_end_cycle():
         await offer_spikes(ctx, dut, np.zeros(config.n_neurons, dtype=bool))
         ctx.set(dut.scale_start, 0)
         assert model.step(np.zeros(config.n_neurons, dtype=bool)) is not None
-        await check_scale_pass(ctx, harness, expected, dut.scale_pass_cycles,
+        expected = model.scale_weights(weights)
+        assert not np.array_equal(before, expected), "both windows give the same scaling"
+        await check_scale_pass(ctx, harness, expected,
+                               dut.sweep_cycles + 1 + dut.scale_pass_cycles,
                                "scaling started at a window end")
 
     simulate_windows(config, mixed_rate_raster(config, 2 * config.window, seed=21),

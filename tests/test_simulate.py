@@ -389,16 +389,18 @@ def test_cxxrtl_equals_pysim(cache_dir, arch):
 
 @needs_cxxrtl
 def test_regulator_back_pressure_cxxrtl_equals_pysim(cache_dir):
-    # A window of 4 timesteps is shorter than the sweep of 12 neurons, so every window's last
-    # timestep waits on spikes_ready. Both simulators must stall it for the same cycles.
+    # A window of 4 timesteps is shorter than the sweep of 12 neurons, and timesteps come in
+    # every cycle, so every window's first timestep waits on spikes_ready. Both simulators must
+    # stall it for the same cycles.
     config = RegulatorConfig(n_neurons=12, window=4, counter_width=3, target_count=2, margin=0,
                              threshold_step=3)
     raster = random_raster(config, 6, np.linspace(0, 1, 12), seed=13)
     fast = simulate_regulator(config, raster, backend="cxxrtl", cache_dir=cache_dir)
     slow = simulate_regulator(config, raster, backend="pysim")
-    # A window ends at the earliest n_neurons + 2 cycles after the previous one, and the bench
-    # runs window_latency + 1 = n_neurons + 3 cycles after the last timestep.
-    waits = 5 * (config.n_neurons + 2 - config.window)
+    # A timestep is taken at the earliest sweep_cycles + 1 = n_neurons + 2 cycles after the
+    # last timestep of the window before, and the bench runs window_latency + 1 = n_neurons + 3
+    # cycles after the last timestep.
+    waits = 5 * (config.n_neurons + 1)
     bench_cycles = len(raster) + waits + config.n_neurons + 3
     assert fast.cycles == slow.cycles == bench_cycles
     check_against_golden(config, raster, fast)

@@ -7,13 +7,13 @@ from amaranth.lib import memory, wiring
 from homeo_hw.config import RegulatorConfig
 from homeo_hw.golden.margin_comparator import ABOVE, BELOW, IN_BAND
 from homeo_hw.golden.weight_scaler import scale_weights
-from homeo_hw.synaptic_scaler import SynapticScaler
-from tests.sim import (assert_array_equal, assert_value_equal, read_memory, run_simulation,
-                       spikes_to_int)
+from homeo_hw.synaptic_scaler import SynapticScaler, class_layout
+from tests.sim import assert_array_equal, assert_value_equal, read_memory, run_simulation
 
 
 class ScalerHarness(Elaboratable):
-    """A :class:`SynapticScaler` on a weight memory initialised with ``weights``."""
+    """A :class:`SynapticScaler` on a weight memory initialised with ``weights``, and on a class
+    memory."""
 
     def __init__(self, config, weights):
         n_pre, n_neurons = weights.shape
@@ -21,40 +21,63 @@ class ScalerHarness(Elaboratable):
         self.dut = SynapticScaler(config, n_pre)
         self.memory = memory.Memory(shape=signed(config.weight_width), depth=weights.size,
                                     init=[int(weight) for weight in weights.ravel()])
+        self.class_memory = memory.Memory(shape=class_layout(), depth=n_neurons, init=[])
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.memory = self.memory
+        m.submodules.class_memory = self.class_memory
         m.submodules.dut = self.dut
         wiring.connect(m, self.memory.read_port(), self.dut.read)
         wiring.connect(m, self.memory.write_port(), self.dut.write)
+        wiring.connect(m, self.class_memory.read_port(), self.dut.classes)
         return m
 
 
-async def run_pass(ctx, dut, classes):
-    """Present ``classes``, pulse ``start`` and wait for ``done``.
+def write_classes(ctx, harness, classes):
+    """Store golden classes (``ABOVE``, ``IN_BAND``, ``BELOW``) in the class memory."""
+    for post, value in enumerate(classes):
+        ctx.set(harness.class_memory.data[post],
+                {"above": int(value == ABOVE), "below": int(value == BELOW)})
 
-    Returns the number of cycles that ``busy`` was high, that ``read.en`` and ``write.en`` were
-    high meanwhile and in the two cycles after, and that ``done`` was high in those two cycles.
+
+async def run_pass(ctx, harness, classes):
+    """Store ``classes``, pulse ``start`` and wait for ``done``.
+
+    Returns the number of cycles that ``busy`` was high, that ``read.en``, ``classes.en`` and
+    ``write.en`` were high meanwhile and in the two cycles after, and that ``done`` was high in
+    those two cycles. Checks that every class read asks for the post neuron of the weight read
+    beside it.
     """
-    ctx.set(dut.above, spikes_to_int(classes == ABOVE))
-    ctx.set(dut.below, spikes_to_int(classes == BELOW))
+    dut = harness.dut
+    n_neurons = dut.config.n_neurons
+    write_classes(ctx, harness, classes)
     ctx.set(dut.start, 1)
     await ctx.tick()
     ctx.set(dut.start, 0)
-    busy_cycles = read_cycles = write_cycles = done_cycles = 0
+    busy_cycles = read_cycles = class_cycles = write_cycles = done_cycles = 0
+
+    def count_enables():
+        nonlocal read_cycles, class_cycles, write_cycles
+        read_cycles += ctx.get(dut.read.en)
+        class_cycles += ctx.get(dut.classes.en)
+        write_cycles += ctx.get(dut.write.en)
+        if ctx.get(dut.classes.en):
+            post = ctx.get(dut.read.addr) % n_neurons
+            assert ctx.get(dut.classes.addr) == post, (
+                f"class read of neuron {ctx.get(dut.classes.addr)} beside the weight read of "
+                f"address {ctx.get(dut.read.addr)}, post neuron {post}")
+
     while ctx.get(dut.busy):
         assert not ctx.get(dut.done), f"done is high in busy cycle {busy_cycles}"
         busy_cycles += 1
-        read_cycles += ctx.get(dut.read.en)
-        write_cycles += ctx.get(dut.write.en)
+        count_enables()
         await ctx.tick()
     for _ in range(2):
-        read_cycles += ctx.get(dut.read.en)
-        write_cycles += ctx.get(dut.write.en)
+        count_enables()
         done_cycles += ctx.get(dut.done)
         await ctx.tick()
-    return busy_cycles, read_cycles, write_cycles, done_cycles
+    return busy_cycles, read_cycles, class_cycles, write_cycles, done_cycles
 
 
 def simulate_passes(config, weights, classes_per_pass):
@@ -65,7 +88,7 @@ def simulate_passes(config, weights, classes_per_pass):
 
     async def testbench(ctx):
         for classes in classes_per_pass:
-            cycles = await run_pass(ctx, harness.dut, classes)
+            cycles = await run_pass(ctx, harness, classes)
             results.append(read_memory(ctx, harness.memory, weights.shape))
             pass_cycles.append(cycles)
 
@@ -82,10 +105,12 @@ def check_passes(config, weights, classes_per_pass, context):
         assert_array_equal(actual[index], expected, field="weight", axes=("pre", "post"),
                            context=pass_context)
 
-        busy_cycles, read_cycles, write_cycles, done_cycles = pass_cycles[index]
+        busy_cycles, read_cycles, class_cycles, write_cycles, done_cycles = pass_cycles[index]
         assert_value_equal(busy_cycles, dut.pass_cycles, field="busy cycles",
                            context=pass_context)
         assert_value_equal(read_cycles, dut.depth, field="read enable cycles",
+                           context=pass_context)
+        assert_value_equal(class_cycles, dut.depth, field="class read enable cycles",
                            context=pass_context)
         assert_value_equal(write_cycles, dut.depth, field="write enable cycles",
                            context=pass_context)
@@ -136,24 +161,20 @@ def test_synaptic_scaler_range_ends(name):
     check_passes(config, weights, classes_per_pass, name)
 
 
-def test_synaptic_scaler_latches_classes_at_start():
+def test_synaptic_scaler_start_during_pass_ignored():
     config, n_pre = CONFIGS["6x8 width 8 shift 4"]
     rng = np.random.default_rng(7)
     weights = rng.integers(config.weight_min, config.weight_max + 1, size=(n_pre, 8))
     classes = random_classes(config, rng)
-    other = random_classes(config, rng)
     harness = ScalerHarness(config, weights)
     result = {}
 
     async def testbench(ctx):
         dut = harness.dut
-        ctx.set(dut.above, spikes_to_int(classes == ABOVE))
-        ctx.set(dut.below, spikes_to_int(classes == BELOW))
+        write_classes(ctx, harness, classes)
         ctx.set(dut.start, 1)
         await ctx.tick()
-        # New classes and a second start while the pass runs change nothing.
-        ctx.set(dut.above, spikes_to_int(other == ABOVE))
-        ctx.set(dut.below, spikes_to_int(other == BELOW))
+        # start stays high for the whole pass: the pass neither restarts nor repeats.
         busy_cycles = 0
         while ctx.get(dut.busy):
             busy_cycles += 1
@@ -166,7 +187,7 @@ def test_synaptic_scaler_latches_classes_at_start():
     assert_value_equal(result["busy_cycles"], harness.dut.pass_cycles, field="busy cycles",
                        context="start held high during the pass")
     assert_array_equal(result["weights"], scale_weights(weights, classes, config), field="weight",
-                       axes=("pre", "post"), context="classes changed during the pass")
+                       axes=("pre", "post"), context="start held high during the pass")
 
 
 def test_synaptic_scaler_pass_cycles():
