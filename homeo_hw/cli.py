@@ -77,11 +77,28 @@ def _check_output_folder(path, option):
         raise CommandError(str(error)) from None
 
 
+def _check_n_pre(args):
+    # The same checks as the top-level's, named by their command-line options.
+    from .boards import ARCHITECTURES, get_architecture
+    if args.n_pre < 0:
+        raise CommandError(f"--n-pre must be 0 or more, not {args.n_pre}")
+    if args.n_pre == 0 and not get_architecture(args.arch).supports_no_weights:
+        others = " or ".join(f"--arch {name}" for name, architecture in ARCHITECTURES.items()
+                             if architecture.supports_no_weights)
+        raise CommandError(f"--n-pre 0 leaves out the weight memory, which --arch {args.arch} "
+                           f"needs; use --n-pre 1 or more, or {others}")
+
+
 def _add_config_options(parser, defaults="RegulatorConfig"):
     group = parser.add_argument_group(f"regulator parameters (defaults: {defaults})")
-    group.add_argument("--window", type=int, help="timesteps per rate window, a power of two")
-    group.add_argument("--target-count", type=int, help="target spikes per neuron per window")
-    group.add_argument("--margin", type=int, help="half-width of the dead band, in spikes")
+    default = RegulatorConfig()
+    group.add_argument("--window", type=int,
+                       help=f"timesteps per rate window, a power of two (default {default.window})")
+    group.add_argument("--target-count", type=int,
+                       help=f"target spikes per neuron per window (default "
+                            f"{default.target_count})")
+    group.add_argument("--margin", type=int,
+                       help=f"half-width of the dead band, in spikes (default {default.margin})")
     group.add_argument("--update-rule", choices=UPDATE_RULES,
                        help=f"threshold update rule (default {DEADBAND})")
 
@@ -173,6 +190,7 @@ def _print_build(result):
 def _command_build(args):
     from .build import build
     _check_output_folder(args.build_dir, "--build-dir")
+    _check_n_pre(args)
     config = _board_config(args, args.neurons)
     result = build(args.board, args.neurons, arch=args.arch, seed=args.seed, n_pre=args.n_pre,
                    config=config, root=args.build_dir, program=args.program,
@@ -190,6 +208,7 @@ def _command_report(args):
     from .toolchain import tool_versions, toolchain_env
 
     board = get_board(args.board)
+    _check_n_pre(args)
     # Check both folders first: a report of several sizes can take many minutes to build.
     _check_output_folder(args.build_dir, "--build-dir")
     output = args.output or args.build_dir / f"report-{board.name}-{args.arch}"

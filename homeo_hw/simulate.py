@@ -714,7 +714,9 @@ def plot_simulation(result, path):
     rates = counts / config.window
 
     figure, (rate_axes, threshold_axes) = pyplot.subplots(2, 1, figsize=(7, 6), sharex=True)
-    rate_axes.plot(windows, rates, color="0.75", linewidth=0.5)
+    # A single legend entry labels all the per-neuron lines.
+    rate_lines = rate_axes.plot(windows, rates, color="0.75", linewidth=0.5)
+    rate_lines[0].set_label("each neuron")
     rate_axes.plot(windows, rates.mean(axis=1), color="C0", label="population mean")
     rate_axes.axhline(config.target_count / config.window, color="C2", label="target")
     rate_axes.axhspan(config.lower_bound / config.window, config.upper_bound / config.window,
@@ -722,8 +724,9 @@ def plot_simulation(result, path):
     rate_axes.set_ylabel("rate (spikes / timestep)")
     rate_axes.legend(loc="upper right")
 
-    threshold_axes.plot(windows, config.to_float_threshold(thresholds), color="0.75",
-                        linewidth=0.5)
+    threshold_lines = threshold_axes.plot(windows, config.to_float_threshold(thresholds),
+                                          color="0.75", linewidth=0.5)
+    threshold_lines[0].set_label("each neuron")
     threshold_axes.plot(windows, config.to_float_threshold(thresholds).mean(axis=1), color="C1",
                         label="mean threshold")
     threshold_axes.set_xlabel("window")

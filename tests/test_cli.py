@@ -80,6 +80,19 @@ def test_build_bad_neuron_count(count, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["build", "report"])
+@pytest.mark.parametrize("arguments, message", [
+    (["--n-pre", "0"], ("--n-pre 0 leaves out the weight memory, which --arch parallel needs; "
+                        "use --n-pre 1 or more, or --arch tdm")),
+    (["--arch", "tdm", "--n-pre", "-1"], "--n-pre must be 0 or more, not -1"),
+])
+def test_build_bad_n_pre(command, arguments, message, tmp_path, capsys):
+    assert main([command, "--board", "icestick", "--neurons", "4", "--build-dir",
+                 str(tmp_path), *arguments]) == 1
+    assert f"homeo-hw: error: {message}" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir()), "a build folder was written"
+
+
 def test_report_bad_neuron_list(capsys):
     with pytest.raises(SystemExit):
         main(["report", "--board", "icestick", "--neurons", "4,-8"])
