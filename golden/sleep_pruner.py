@@ -13,6 +13,8 @@ import numpy as np
 
 from homeo_hw.config import DECAY_FRAC_BITS, STRENGTH_FRAC_BITS
 
+from .weight_scaler import check_weights
+
 
 __all__ = ["log2_fixed", "exp2_fixed", "decay_magnitudes", "PruneResult", "prune_weights"]
 
@@ -88,12 +90,7 @@ def prune_weights(weights, config):
     A weight whose decayed magnitude is below ``max|w| >> prune_shift`` becomes 0. Signs are
     kept, and no magnitude grows. When every weight is 0 the weights are returned unchanged.
     """
-    weights = np.asarray(weights, dtype=np.int64)
-    if weights.size and (weights.min() < config.weight_min or weights.max() > config.weight_max):
-        raise ValueError(
-            f"weights must lie in [{config.weight_min}, {config.weight_max}] for "
-            f"weight_width={config.weight_width}, but range over "
-            f"[{weights.min()}, {weights.max()}]")
+    weights = check_weights(weights, config)
     magnitudes = np.abs(weights)
     max_magnitude = int(magnitudes.max()) if magnitudes.size else 0
     if max_magnitude == 0:

@@ -176,7 +176,8 @@ def _print_build(result):
     lc_used, lc_available = report.utilisation.get("ICESTORM_LC", (0, 0))
     print(f"  logic cells: {lc_used} of {lc_available} "
           f"({format_per_neuron(report.logic_cells_per_neuron)} per neuron, all logic over "
-          f"{report.n_neurons} neurons; `homeo-hw report` fits the cost of one more)")
+          f"{report.n_neurons} neurons; `homeo-hw report` over several sizes gives the cost of "
+          f"each added neuron)")
     for name in ("ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP"):
         if name in report.utilisation:
             used, available = report.utilisation[name]
@@ -331,6 +332,7 @@ def _command_export(args):
     from .toolchain import toolchain_env
 
     _check_output_file(args.output, "--output")
+    _check_n_pre(args)
     config = _config(args, args.neurons)
     regulator = get_architecture(args.arch).create(config, n_pre=args.n_pre)
     with _environment(toolchain_env()):

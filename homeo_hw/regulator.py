@@ -62,14 +62,18 @@ class Regulator(wiring.Component):
     ``n_pre * n_neurons`` signed weights, the weight from pre-synaptic neuron ``pre`` onto neuron
     ``post`` at address ``pre * n_neurons + post``. Its read port must be synchronous in the
     ``sync`` domain with one cycle of latency, as :meth:`amaranth.lib.memory.Memory.read_port`
-    builds by default, and its transparency does not matter.
+    builds by default, and its transparency does not matter. With ``weights``, a
+    :class:`~amaranth.lib.memory.Memory` of ``weight_depth`` words of
+    ``signed(weight_width)``, ``wiring.connect(m, regulator.weight_read, weights.read_port())``
+    and ``wiring.connect(m, regulator.weight_write, weights.write_port())`` connect it.
 
     ``scale_start`` runs a :class:`SynapticScaler` pass, which reads the class memory. A sweep
     writes that memory, so the two never overlap:
 
     * a start during a sweep, or in the cycle that takes a window's last timestep, is accepted
-      and raises ``scale_busy``, and the pass begins in the cycle of that sweep's
-      ``window_done``, with the classes of the window just swept;
+      and raises ``scale_busy``. The pass then runs as if started in the cycle of that sweep's
+      ``window_done``: it reads its first weight in the next cycle, with the classes of the
+      window just swept;
     * while ``scale_busy`` is high, ``spikes_ready`` is low in cycles where the offered timestep
       would end a window. Other timesteps are taken as usual.
 
@@ -98,7 +102,8 @@ class Regulator(wiring.Component):
         and while ``scale_busy`` is high if the offered timestep would end a window. It does
         not depend on ``spikes_valid`` or on ``scale_start``, and it is high after reset.
     sweeping : Out(1)
-        A window-end sweep runs; ``counts`` and ``thresholds`` are not in neuron order. Low
+        A window-end sweep runs. From the end of its first cycle to the end of its
+        ``n_neurons``-th, ``counts`` and ``thresholds`` shift and are not in neuron order. Low
         after reset.
     counts : Out(data.ArrayLayout(unsigned(counter_width), n_neurons))
         Live spike counters of the current window, in neuron order while ``sweeping`` is low.
@@ -107,8 +112,10 @@ class Regulator(wiring.Component):
         ``counter_max``. Reset value 0.
     thresholds : Out(data.ArrayLayout(unsigned(threshold_width), n_neurons))
         Raw thresholds, saturating at ``threshold_floor`` and ``threshold_ceiling``, in neuron
-        order while ``sweeping`` is low. All change together, at the end of the last cycle that
-        shifts the sweep. Reset value ``threshold_init``.
+        order while ``sweeping`` is low. Seen in neuron order, all take their new values
+        together: the sweep shifts old values out and new ones in, and from cycle
+        ``t + n_neurons + 1`` every neuron has its new threshold. Reset value
+        ``threshold_init``.
     window_done : Out(1)
         One-cycle strobe: every threshold and statistic is the result of the window that just
         ended.
@@ -135,14 +142,16 @@ class Regulator(wiring.Component):
         :attr:`scale_pass_cycles` cycles. After a start outside a sweep, in a cycle that takes
         no window's last timestep, it is high for exactly that many cycles.
     scale_done : Out(1)
-        One-cycle strobe after a scaling pass, when every weight has been written.
+        One-cycle strobe in the first cycle with ``scale_busy`` low again after a pass, when
+        every weight has been written.
     sleep_start : In(1)
         Request a sleep pass.
     sleep_busy : Out(1)
         A sleep pass is running, from the cycle after its start for :attr:`sleep_pass_cycles`
         cycles, or for :attr:`sleep_scan_cycles` cycles when every weight is 0.
     sleep_done : Out(1)
-        One-cycle strobe after a sleep pass, when every weight has been written.
+        One-cycle strobe in the first cycle with ``sleep_busy`` low again after a pass, when
+        every weight has been written.
     pruned : Out(range(weight_depth + 1))
         Number of nonzero weights that the last sleep pass set to 0, final from ``sleep_done``
         and cleared when a sleep pass starts. Reset value 0.

@@ -288,7 +288,9 @@ def fit_sizes(neurons, costs):
         raise ValueError(f"a fit needs at least two different neuron counts, not "
                          f"{neurons.astype(int).tolist()}")
     slope, intercept = np.polyfit(neurons, costs, 1)
-    return SizeFit(float(slope), float(intercept))
+    # Costs are whole cells, so digits past the ninth decimal are rounding noise: a constant
+    # block RAM count would otherwise get a slope like 1e-16 instead of 0.
+    return SizeFit(round(float(slope), 9), round(float(intercept), 9))
 
 
 def summarise_sizes(reports, resources, capacity=None):

@@ -93,6 +93,14 @@ def test_build_bad_n_pre(command, arguments, message, tmp_path, capsys):
     assert not any(tmp_path.iterdir()), "a build folder was written"
 
 
+def test_export_parallel_without_weights(tmp_path, capsys):
+    output = tmp_path / "regulator.v"
+    assert main(["export", "--neurons", "2", "--n-pre", "0", "-o", str(output)]) == 1
+    assert ("homeo-hw: error: --n-pre 0 leaves out the weight memory, which --arch parallel "
+            "needs") in capsys.readouterr().err
+    assert not output.exists()
+
+
 def test_report_bad_neuron_list(capsys):
     with pytest.raises(SystemExit):
         main(["report", "--board", "icestick", "--neurons", "4,-8"])
@@ -113,7 +121,7 @@ def test_build_prints_figures(fake_build, capsys):
     output = capsys.readouterr().out
     assert "reused cached build" in output
     assert ("logic cells: 500 of 1280 (250.0 per neuron, all logic over 2 neurons; `homeo-hw "
-            "report` fits the cost of one more)") in output
+            "report` over several sizes gives the cost of each added neuron)") in output
     assert "Fmax cd_sync.clk: 74.3 MHz, target 12.0 MHz, timing met" in output
     [(board, n_neurons, options)] = fake_build
     assert (board, n_neurons, options["seed"]) == ("icestick", 2, 3)

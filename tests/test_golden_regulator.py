@@ -72,5 +72,30 @@ def test_step_events_counts_repeats():
 
 def test_prune_weights_out_of_range_rejected():
     with pytest.raises(ValueError, match=re.escape(
-            "weights must lie in [-128, 127] for weight_width=8, but range over [-129, 0]")):
+            "weights[0, 0] is -129, outside the range of 8-bit weights, [-128, 127]; scale "
+            "the weights into that range or widen weight_width")):
         prune_weights(np.array([[-129, 0]]), CONFIG)
+
+
+@pytest.mark.parametrize("weights, error, message", [
+    ([[1000, 0]], ValueError, "weights[0, 0] is 1000, outside the range of 8-bit weights"),
+    ([[0, -129.0]], ValueError, "weights[0, 1] is -129.0, outside the range of 8-bit weights"),
+    ([[0, 0.7]], ValueError, ("weights[0, 1] is 0.7, not a whole number; the integer model "
+                              "takes raw 8-bit weights")),
+    ([[0, np.nan]], ValueError, "weights[0, 1] is nan, not a whole number"),
+    ([[True, False]], TypeError, "weights must be integers, not an array of bool"),
+    ([["1", "2"]], TypeError, "weights must be integers, not an array of <U1"),
+])
+def test_scale_weights_rejects_bad_weights(weights, error, message):
+    model = IntegerRegulator(CONFIG.replace(n_neurons=2))
+    with pytest.raises(error, match=re.escape(message)):
+        model.scale_weights(np.array(weights))
+
+
+def test_scale_weights_takes_whole_floats():
+    config = CONFIG.replace(n_neurons=2)
+    model = IntegerRegulator(config)
+    model.run(np.ones((config.window, 2), dtype=bool))
+    floats = model.scale_weights(np.array([[-128.0, 127.0]]))
+    assert floats.dtype == np.int64
+    assert floats.tolist() == model.scale_weights(np.array([[-128, 127]])).tolist()

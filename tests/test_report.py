@@ -132,6 +132,14 @@ def test_fit_least_squares_of_noisy_points():
     assert fit.intercept == pytest.approx(0.0, abs=1e-9)
 
 
+def test_fit_of_constant_cost_is_flat():
+    # A block RAM count that stays the same over every size: least squares leaves a slope of
+    # about 1e-16, which the fit rounds away.
+    fit = fit_sizes([8, 16, 32, 64, 128], [2, 2, 2, 2, 2])
+    assert fit.slope == 0.0
+    assert fit.intercept == 2.0
+
+
 def test_fit_needs_two_sizes():
     with pytest.raises(ValueError, match=r"a fit needs at least two different neuron counts, "
                                          r"not \[8, 8\]"):
