@@ -22,8 +22,8 @@ from homeo_hw.config import RegulatorConfig
 __all__ = [
     "Board", "DeviceResources", "Architecture", "ParallelArchitecture", "TDMArchitecture",
     "ARCHITECTURES", "register_architecture", "get_architecture", "UP5K_TDM_CONFIG",
-    "SpikeSource", "RegulationStatus", "HomeostasisTop", "default_rates", "output_buffer",
-    "request_output",
+    "SpikeSource", "RegulationStatus", "Debouncer", "HomeostasisTop", "default_rates",
+    "output_buffer", "request_output",
 ]
 
 
@@ -32,6 +32,9 @@ RATE_BITS = 8
 #: Timesteps per second of the board top-level unless a timestep is too short, see
 #: :class:`HomeostasisTop`.
 DEFAULT_TIMESTEP_RATE = 1000.0
+#: Seconds that a push button must stay pressed or released before the top-level takes its new
+#: level. Switch contacts typically bounce for a few milliseconds.
+BUTTON_DEBOUNCE_TIME = 0.01
 
 
 @dataclass(frozen=True)
@@ -521,12 +524,68 @@ class RegulationStatus(wiring.Component):
         return m
 
 
+class Debouncer(wiring.Component):
+    """Turn a bouncing push-button input into one strobe per press.
+
+    ``button`` is synchronised to the ``sync`` domain by a two-stage
+    :class:`~amaranth.lib.cdc.FFSynchronizer`, so the value it has in cycle ``c`` is seen in
+    cycle ``c + 2``. The debounced level, low after reset, takes the seen value at the end of
+    the ``cycles``-th consecutive cycle in which the two differ. Any cycle in which they agree
+    restarts that count, so bounces shorter than ``cycles`` cycles change nothing, on press and
+    on release.
+
+    Parameters
+    ----------
+    cycles : int
+        Cycles that the seen value must differ from the debounced level before the level
+        follows it. At least 1.
+
+    Members
+    -------
+    button : In(1)
+        Raw, asynchronous button level, high while pressed.
+    pressed : Out(1)
+        One-cycle strobe in the first cycle with the debounced level high.
+    """
+
+    def __init__(self, cycles):
+        if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+            raise ValueError(f"cycles must be a positive integer, not {cycles!r}")
+        self._cycles = cycles
+        super().__init__({"button": In(1), "pressed": Out(1)})
+
+    @property
+    def cycles(self):
+        """Cycles that a new level must last before it is taken."""
+        return self._cycles
+
+    def elaborate(self, platform):
+        m = Module()
+
+        seen = Signal()
+        m.submodules.synchronizer = FFSynchronizer(self.button, seen)
+
+        level = Signal()
+        level_before = Signal()
+        differing = Signal(range(self._cycles))
+        with m.If(seen == level):
+            m.d.sync += differing.eq(0)
+        with m.Elif(differing == self._cycles - 1):
+            m.d.sync += [level.eq(seen), differing.eq(0)]
+        with m.Else():
+            m.d.sync += differing.eq(differing + 1)
+        m.d.sync += level_before.eq(level)
+        m.d.comb += self.pressed.eq(level & ~level_before)
+        return m
+
+
 class HomeostasisTop(Elaboratable):
     """Board top-level: spike source, regulator, weight memory, pass scheduler and LEDs.
 
     After every window the scheduler starts a synaptic scaling pass, except after every
     ``sleep_every``-th window, when it starts a sleep pass instead. A press of the board's button
-    (if it has one) also starts a sleep pass. A pass that is due while another runs waits for it.
+    (if it has one), debounced by a :class:`Debouncer` over :data:`BUTTON_DEBOUNCE_TIME`, also
+    starts a sleep pass. A pass that is due while another runs waits for it.
     With ``n_pre=0`` (architectures with :attr:`Architecture.supports_no_weights` only) the
     top-level has no weight memory and no scheduler: the regulator adapts thresholds and the
     learning rate only.
@@ -664,14 +723,14 @@ class HomeostasisTop(Elaboratable):
                 m.d.sync += [windows.eq(windows + 1), scale_pending.eq(1)]
 
         if platform is not None and self.board.button is not None:
-            # NOTE: the button is not debounced, so a bouncing press can queue one more pass.
             button = io.Buffer("i", platform.request(self.board.button, 0, dir="-"))
             m.submodules.button = button
-            pressed = Signal()
-            pressed_before = Signal()
-            m.submodules.button_sync = FFSynchronizer(button.i, pressed)
-            m.d.sync += pressed_before.eq(pressed)
-            with m.If(pressed & ~pressed_before):
+            cycles = max(1, round(platform.default_clk_frequency * BUTTON_DEBOUNCE_TIME))
+            # The name sorts after cd_sync. Under a name that sorted first, Yosys named the
+            # flattened clock net after the debouncer's clock port, and so did the reports.
+            m.submodules.sleep_button = debouncer = Debouncer(cycles)
+            m.d.comb += debouncer.button.eq(button.i)
+            with m.If(debouncer.pressed):
                 m.d.sync += sleep_pending.eq(1)
 
         idle = ~regulator.scale_busy & ~regulator.sleep_busy

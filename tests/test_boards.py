@@ -8,7 +8,8 @@ import pytest
 from amaranth.hdl import UnusedElaboratable
 
 from homeo_hw.boards import BOARDS, get_board
-from homeo_hw.boards.top import (ARCHITECTURES, DEVICES, RATE_BITS, Architecture, HomeostasisTop,
+from homeo_hw.boards.top import (ARCHITECTURES, DEVICES, RATE_BITS, Architecture, Debouncer,
+                                 HomeostasisTop,
                                  RegulationStatus, SpikeSource, default_rates, get_architecture,
                                  register_architecture)
 from homeo_hw.config import RegulatorConfig
@@ -474,3 +475,78 @@ def test_tdm_top_closed_loop_matches_golden_model(n_pre):
         assert passes == []
     classes = np.concatenate([window.classes for window in golden_windows])
     assert set(classes.tolist()) == {-1, 0, 1}, "the rates must put neurons in every class"
+
+
+# Push-button debouncing.
+
+def debounced_presses(raw, cycles):
+    """Model of the Debouncer: the cycles in which ``pressed`` is high for a raw input."""
+    level = level_before = differing = 0
+    presses = []
+    for cycle in range(len(raw)):
+        if level and not level_before:
+            presses.append(cycle)
+        # The two-stage synchroniser shows the input of cycle c in cycle c + 2.
+        seen = raw[cycle - 2] if cycle >= 2 else 0
+        # The clock edge at the end of the cycle.
+        level_before = level
+        if seen == level:
+            differing = 0
+        elif differing == cycles - 1:
+            level = seen
+            differing = 0
+        else:
+            differing += 1
+    return presses
+
+
+def simulate_debouncer(raw, cycles):
+    dut = Debouncer(cycles)
+    presses = []
+
+    async def testbench(ctx):
+        for cycle, value in enumerate(raw):
+            ctx.set(dut.button, int(value))
+            if ctx.get(dut.pressed):
+                presses.append(cycle)
+            await ctx.tick()
+
+    run_simulation(dut, testbench)
+    return presses
+
+
+def bouncing(level, bounces, hold):
+    """A change to ``level`` that flickers ``bounces`` times, then holds for ``hold`` cycles."""
+    return [level, 1 - level] * bounces + [level] * hold
+
+
+def test_debouncer_one_press_per_bouncing_press():
+    cycles = 6
+    raw = [0] * 4 + bouncing(1, 5, 20) + bouncing(0, 5, 20) + bouncing(1, 3, 20) + [0] * 12
+    presses = simulate_debouncer(raw, cycles)
+    assert presses == debounced_presses(raw, cycles)
+    assert len(presses) == 2, f"two bouncing presses gave strobes in cycles {presses}"
+
+
+def test_debouncer_ignores_pulses_shorter_than_cycles():
+    cycles = 6
+    raw = [0] * 3 + [1] * (cycles - 1) + [0] * 10 + [1] * cycles + [0] * 12
+    presses = simulate_debouncer(raw, cycles)
+    assert presses == debounced_presses(raw, cycles)
+    assert len(presses) == 1, f"expected only the {cycles}-cycle pulse, got {presses}"
+
+
+@pytest.mark.parametrize("cycles", [1, 2, 5])
+def test_debouncer_random_input_matches_model(cycles):
+    rng = np.random.default_rng(cycles)
+    # Runs of random length, so that some outlast the debounce time and some do not.
+    raw = np.repeat(rng.integers(0, 2, size=80), rng.integers(1, 2 * cycles + 2, size=80))
+    presses = simulate_debouncer(raw.tolist(), cycles)
+    assert presses == debounced_presses(raw.tolist(), cycles)
+    assert presses, "the random input never gave a press"
+
+
+@pytest.mark.parametrize("cycles", [0, -3, 2.5, True])
+def test_debouncer_rejects_bad_cycles(cycles):
+    with pytest.raises(ValueError, match=rf"cycles must be a positive integer, not {cycles!r}"):
+        Debouncer(cycles)
