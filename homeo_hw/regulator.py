@@ -316,10 +316,10 @@ class Regulator(wiring.Component):
             m.d.sync += timestep.eq(timestep + 1)
 
         # The counters and the threshold registers form two shift registers with their heads at
-        # neuron 0. Each sweep cycle moves every stage one place towards the head, and puts a
-        # count of 0 and the head's next threshold into stage n - 1, so after n shifts every
-        # neuron is back in place with its new threshold and a cleared counter. No multiplexer
-        # reads or writes a neuron by number.
+        # neuron 0. Each sweep cycle moves every stage one place towards the head. Stage n - 1
+        # takes a count of 0 and the head's next threshold, so after n shifts every neuron is
+        # back in place with its new threshold and a cleared counter. No multiplexer reads or
+        # writes a neuron by number.
         counters = []
         for i in range(n):
             rate_counter = RateCounter(config, saturating=False)

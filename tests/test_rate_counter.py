@@ -13,7 +13,7 @@ def simulate_and_check(config, spikes, enables, clears, shifts=None, *, saturati
 
     The model's count follows the counter's contract: a cycle's spike goes into the count when
     ``en`` is high, and ``clear`` then restarts the count at 0 after ``next_count`` has shown
-    the window's final value. ``shifts`` holds None, or the value to load in that cycle.
+    the window's final value. ``shifts`` contains None, or the value to load in that cycle.
     """
     dut = RateCounter(config, saturating=saturating)
     shifts = [None] * len(spikes) if shifts is None else shifts

@@ -582,52 +582,37 @@ async def check_scale_pass(ctx, harness, expected, busy_expected, context):
 
 
 
-def test_regulator_scale_start_during_sweep_waits():
-    # A scaling start in the first sweep cycle raises scale_busy at once, and the pass begins
-    # at the sweep's window_done with the classes of the window just swept. That window is
-    # silent, so it puts every neuron below the band, unlike the mixed rates before it.
+@pytest.mark.parametrize("delay", [0, 1])
+def test_regulator_scale_start_waits_for_sweep(delay):
+    # A scaling start in the cycle that takes a window's last timestep (delay 0) or in the
+    # sweep's first cycle (delay 1) raises scale_busy at once, and the pass begins after the
+    # sweep with the classes of the window just swept. That window is silent, so it puts every
+    # neuron below the band, unlike the mixed rates before it.
     config = BASE
-    weights = random_weights(config, 3, seed=20)
+    weights = random_weights(config, 3, seed=20 + delay)
 
     async def passes(ctx, harness, model):
         dut = harness.regulator
         before = model.scale_weights(weights)
-        await end_window_silently(ctx, dut, model)
+        silent = np.zeros(config.n_neurons, dtype=bool)
+        while model.state.timestep < config.window - 1:
+            await offer_spikes(ctx, dut, silent)
+            model.step(silent)
+        ctx.set(dut.scale_start, int(delay == 0))
+        await offer_spikes(ctx, dut, silent)
+        assert model.step(silent) is not None, "the last timestep did not end a window"
+        if delay == 0:
+            ctx.set(dut.scale_start, 0)
+        else:
+            await pulse(ctx, dut.scale_start)
         expected = model.scale_weights(weights)
         assert not np.array_equal(before, expected), "both windows give the same scaling"
-        await pulse(ctx, dut.scale_start)
         # scale_busy covers the rest of the sweep and then the pass.
-        await check_scale_pass(ctx, harness, expected, dut.sweep_cycles + dut.scale_pass_cycles,
-                               "scaling started during a sweep")
-
-    simulate_windows(config, mixed_rate_raster(config, 2 * config.window, seed=20),
-                     weights=weights, after=passes)
-
-
-def test_regulator_scale_start_in_window_end_cycle():
-    # A start in the cycle that takes a window's last timestep waits for that window's sweep,
-    # like a start during the sweep, and the pass uses the classes of the window just ended.
-    config = BASE
-    weights = random_weights(config, 3, seed=21)
-
-    async def passes(ctx, harness, model):
-        dut = harness.regulator
-        before = model.scale_weights(weights)
-        for _ in range(config.window - 1):
-            spikes = np.zeros(config.n_neurons, dtype=bool)
-            await offer_spikes(ctx, dut, spikes)
-            model.step(spikes)
-        ctx.set(dut.scale_start, 1)
-        await offer_spikes(ctx, dut, np.zeros(config.n_neurons, dtype=bool))
-        ctx.set(dut.scale_start, 0)
-        assert model.step(np.zeros(config.n_neurons, dtype=bool)) is not None
-        expected = model.scale_weights(weights)
-        assert not np.array_equal(before, expected), "both windows give the same scaling"
         await check_scale_pass(ctx, harness, expected,
-                               dut.sweep_cycles + 1 + dut.scale_pass_cycles,
-                               "scaling started at a window end")
+                               dut.sweep_cycles + 1 - delay + dut.scale_pass_cycles,
+                               f"scaling started {delay} cycles after a window's last timestep")
 
-    simulate_windows(config, mixed_rate_raster(config, 2 * config.window, seed=21),
+    simulate_windows(config, mixed_rate_raster(config, 2 * config.window, seed=20 + delay),
                      weights=weights, after=passes)
 
 

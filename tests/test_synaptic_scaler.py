@@ -46,7 +46,7 @@ async def run_pass(ctx, harness, classes):
 
     Returns the number of cycles that ``busy`` was high, that ``read.en``, ``classes.en`` and
     ``write.en`` were high meanwhile and in the two cycles after, and that ``done`` was high in
-    those two cycles. Checks that every class read asks for the post neuron of the weight read
+    those two cycles. Checks that every class read addresses the post neuron of the weight read
     beside it.
     """
     dut = harness.dut
