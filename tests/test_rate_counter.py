@@ -110,9 +110,9 @@ def test_rate_counter_random_shifts(saturating):
     simulate_and_check(config, spikes, enables, clears, shifts, saturating=saturating)
 
 
-def test_rate_counter_shift_at_counter_max_without_saturation():
+def test_rate_counter_shift_after_max_count():
     # Counting up to the largest count, then a shift. Without saturation a further spike would
-    # wrap the count, so the shifting cycle has none; the random test has spikes in shifting
+    # wrap the count, so the shifting cycle has none. The random test has spikes in shifting
     # cycles.
     config = RegulatorConfig(window=8, counter_width=4, target_count=2)
     cycles = config.counter_max + 2

@@ -561,13 +561,20 @@ def test_regulator_window_end_waits_for_scaling():
     simulate_windows(config, raster, weights=weights, after=passes)
 
 
-async def end_window_silently(ctx, dut, model):
-    """Present a silent window; return in the first sweep cycle after its last timestep."""
+async def end_window_silently(ctx, dut, model, *, strobe_at_end=None):
+    """Present the rest of a window, silent, and return in the first sweep cycle after its last
+    timestep. ``strobe_at_end``, if given, is an input held high while the last timestep is
+    offered."""
     config = dut.config
-    for _ in range(config.window - model.state.timestep):
-        spikes = np.zeros(config.n_neurons, dtype=bool)
+    spikes = np.zeros(config.n_neurons, dtype=bool)
+    for remaining in range(config.window - model.state.timestep, 0, -1):
+        if strobe_at_end is not None and remaining == 1:
+            ctx.set(strobe_at_end, 1)
         await offer_spikes(ctx, dut, spikes)
-        model.step(spikes)
+        result = model.step(spikes)
+    if strobe_at_end is not None:
+        ctx.set(strobe_at_end, 0)
+    assert result is not None, "the last timestep did not end a window"
 
 
 async def check_scale_pass(ctx, harness, expected, busy_expected, context):
@@ -581,29 +588,22 @@ async def check_scale_pass(ctx, harness, expected, busy_expected, context):
                        field="weights", context=context, axes=("pre", "post"))
 
 
-
 @pytest.mark.parametrize("delay", [0, 1])
 def test_regulator_scale_start_waits_for_sweep(delay):
     # A scaling start in the cycle that takes a window's last timestep (delay 0) or in the
-    # sweep's first cycle (delay 1) raises scale_busy at once, and the pass begins after the
-    # sweep with the classes of the window just swept. That window is silent, so it puts every
-    # neuron below the band, unlike the mixed rates before it.
+    # sweep's first cycle (delay 1) raises scale_busy at once. The pass begins after the sweep
+    # with the classes of the window just swept. That window is silent, so it puts every neuron
+    # below the band, unlike the mixed rates before it.
     config = BASE
     weights = random_weights(config, 3, seed=20 + delay)
 
     async def passes(ctx, harness, model):
         dut = harness.regulator
         before = model.scale_weights(weights)
-        silent = np.zeros(config.n_neurons, dtype=bool)
-        while model.state.timestep < config.window - 1:
-            await offer_spikes(ctx, dut, silent)
-            model.step(silent)
-        ctx.set(dut.scale_start, int(delay == 0))
-        await offer_spikes(ctx, dut, silent)
-        assert model.step(silent) is not None, "the last timestep did not end a window"
         if delay == 0:
-            ctx.set(dut.scale_start, 0)
+            await end_window_silently(ctx, dut, model, strobe_at_end=dut.scale_start)
         else:
+            await end_window_silently(ctx, dut, model)
             await pulse(ctx, dut.scale_start)
         expected = model.scale_weights(weights)
         assert not np.array_equal(before, expected), "both windows give the same scaling"
